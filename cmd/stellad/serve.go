@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/urfave/cli/v2"
+
+	"github.com/stellaops/stellad/internal/api"
+	"github.com/stellaops/stellad/internal/apitype"
+	"github.com/stellaops/stellad/internal/attest"
+	"github.com/stellaops/stellad/internal/keys"
+	"github.com/stellaops/stellad/internal/signer"
+	"github.com/stellaops/stellad/internal/store"
+	"github.com/stellaops/stellad/internal/translog"
+	"github.com/stellaops/stellad/kit/bundle"
+)
+
+// config is everything `stellad serve` is told.
+type config struct {
+	dev                bool
+	dataDir            string
+	listen             string
+	publicURL          string
+	signingKey         string
+	logKey             string
+	pkcs11Module       string
+	trustedKeysDir     string
+	batchSize          uint
+	batchAge           time.Duration
+	checkpointInterval time.Duration
+	maxBody            int64
+	logLevel           string
+	logFormat          string
+}
+
+func serveCommand() *cli.Command {
+	var c config
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the appliance",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dev", Usage: "development mode: create file keys under DATA/keys on first start", Destination: &c.dev, EnvVars: []string{"STELLAD_DEV"}},
+			&cli.StringFlag{Name: "data-dir", Value: "./var", Usage: "state directory (SQLite, log, CAS, dev keys)", Destination: &c.dataDir, EnvVars: []string{"STELLAD_DATA_DIR"}},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "HTTP listen address (loopback only until TLS is configured)", Destination: &c.listen, EnvVars: []string{"STELLAD_LISTEN"}},
+			&cli.StringFlag{Name: "public-url", Usage: "the log's public base URL; its host is the checkpoint origin (default http://localhost:PORT)", Destination: &c.publicURL, EnvVars: []string{"STELLAD_PUBLIC_URL"}},
+			&cli.StringFlag{Name: "signing-key", Usage: "DSSE signing key URI (file:... or pkcs11:...; default file:DATA/keys/signing.pem)", Destination: &c.signingKey, EnvVars: []string{"STELLAD_SIGNING_KEY"}},
+			&cli.StringFlag{Name: "log-key", Usage: "checkpoint key URI (default file:DATA/keys/log.pem)", Destination: &c.logKey, EnvVars: []string{"STELLAD_LOG_KEY"}},
+			&cli.StringFlag{Name: "pkcs11-module", Usage: "PKCS#11 module for pkcs11: URIs without module-path", Destination: &c.pkcs11Module, EnvVars: []string{"STELLAD_PKCS11_MODULE"}},
+			&cli.StringFlag{Name: "trusted-keys-dir", Usage: "PEM public keys whose DSSE envelopes may be submitted for logging (default DATA/trusted-keys)", Destination: &c.trustedKeysDir},
+			&cli.UintFlag{Name: "batch-size", Value: 0, Usage: "log batch size (0: the tuned default, see docs/performance.md)", Destination: &c.batchSize},
+			&cli.DurationFlag{Name: "batch-age", Value: 0, Usage: "log batch age (0: the tuned default)", Destination: &c.batchAge},
+			&cli.DurationFlag{Name: "checkpoint-interval", Value: 0, Usage: "interval of the published checkpoint (0: the tuned default; at least 100ms)", Destination: &c.checkpointInterval},
+			&cli.Int64Flag{Name: "max-body", Value: 1 << 20, Usage: "largest accepted request body in bytes", Destination: &c.maxBody},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Destination: &c.logLevel},
+			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "json or text", Destination: &c.logFormat},
+		},
+		Action: func(cc *cli.Context) error {
+			if cc.NArg() > 0 {
+				return configErrorf("serve takes no arguments, got %q", cc.Args().Slice())
+			}
+			return serve(cc.Context, c, cc.App.ErrWriter)
+		},
+	}
+}
+
+func newLogger(c config, w interface{ Write([]byte) (int, error) }) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, configErrorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, configErrorf("--log-format %q: want json or text", c.logFormat)
+}
+
+// resolve fills defaults that depend on other settings and validates.
+func (c *config) resolve() (origin string, err error) {
+	host, port, err := net.SplitHostPort(c.listen)
+	if err != nil {
+		return "", configErrorf("--listen %q: %v", c.listen, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", configErrorf("--listen %q: plain HTTP is served on loopback only (TLS listeners are not configured)", c.listen)
+	}
+	if c.publicURL == "" {
+		c.publicURL = "http://localhost:" + port
+	}
+	u, err := url.Parse(c.publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Path != "" && u.Path != "/" {
+		return "", configErrorf("--public-url %q: want http(s)://HOST[:PORT] with no path", c.publicURL)
+	}
+	c.publicURL = strings.TrimSuffix(c.publicURL, "/")
+	abs, err := filepath.Abs(c.dataDir)
+	if err != nil {
+		return "", configErrorf("--data-dir %q: %v", c.dataDir, err)
+	}
+	c.dataDir = abs
+	if c.signingKey == "" {
+		c.signingKey = "file:" + filepath.Join(c.dataDir, "keys", "signing.pem")
+	}
+	if c.logKey == "" {
+		c.logKey = "file:" + filepath.Join(c.dataDir, "keys", "log.pem")
+	}
+	if c.signingKey == c.logKey {
+		return "", configErrorf("--signing-key and --log-key name the same key %s: the log needs a key of its own", c.signingKey)
+	}
+	if c.trustedKeysDir == "" {
+		c.trustedKeysDir = filepath.Join(c.dataDir, "trusted-keys")
+	}
+	if c.maxBody < 1024 {
+		return "", configErrorf("--max-body %d: want at least 1024", c.maxBody)
+	}
+	return u.Hostname(), nil
+}
+
+func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, error) }) error {
+	logger, err := newLogger(c, errw)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(logger)
+	origin, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	started := time.Now().UTC()
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+
+	opener := keys.NewOpener(keys.Config{Logger: logger, DefaultModule: c.pkcs11Module, Development: c.dev})
+	defer opener.Close()
+	signingKey, err := openKey(ctx, opener, c.signingKey, c.dev, logger)
+	if err != nil {
+		return err
+	}
+	logKey, err := openKey(ctx, opener, c.logKey, c.dev, logger)
+	if err != nil {
+		return err
+	}
+	dsseKey, err := signer.NewKey(signingKey, signingKey.URI(), bundle.KeyDetails)
+	if err != nil {
+		return err
+	}
+	keySet, err := signer.NewSet(dsseKey)
+	if err != nil {
+		return err
+	}
+	logDER, err := x509.MarshalPKIXPublicKey(logKey.Public())
+	if err != nil {
+		return fmt.Errorf("encoding log public key: %w", err)
+	}
+	logID := sha256.Sum256(logDER)
+	noteSigner, err := bundle.NewNoteSigner(origin, logKey)
+	if err != nil {
+		return fmt.Errorf("checkpoint signer for origin %q: %w", origin, err)
+	}
+	noteVerifier, err := bundle.NewNoteVerifier(origin, logKey.Public())
+	if err != nil {
+		return fmt.Errorf("checkpoint verifier for origin %q: %w", origin, err)
+	}
+
+	db, err := store.Open(ctx, store.Config{Path: filepath.Join(c.dataDir, "stellad.db"), Migrations: attest.Migrations(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cas, err := store.OpenCAS(filepath.Join(c.dataDir, "cas"))
+	if err != nil {
+		return err
+	}
+	// The log is opened with a context that outlives ctx (the signal context), so
+	// that in-flight appends finish while the HTTP server drains.
+	logCtx, cancelLog := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelLog()
+	tlog, err := translog.New(logCtx, translog.Config{
+		Dir:                filepath.Join(c.dataDir, "log"),
+		Origin:             origin,
+		Signer:             noteSigner,
+		Verifier:           noteVerifier,
+		BatchMaxSize:       c.batchSize,
+		BatchMaxAge:        c.batchAge,
+		CheckpointInterval: c.checkpointInterval,
+		Logger:             logger,
+	})
+	if err != nil {
+		return fmt.Errorf("opening the transparency log: %w", err)
+	}
+	trusted, err := loadTrustedKeys(c.trustedKeysDir)
+	if err != nil {
+		return err
+	}
+	svc, err := attest.New(ctx, attest.Config{
+		DB: db, Blobs: cas, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	rep, err := svc.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	logger.Info("reconciled", "pending", rep.Pending, "logged", rep.Logged, "abandoned", rep.Abandoned,
+		"scanned", rep.Scanned, "tree_size", rep.TreeSize)
+
+	start, err := attest.LogKeyStart(ctx, db, logDER, started)
+	if err != nil {
+		return err
+	}
+	trustedRoot, err := bundle.NewTrustedRoot(bundle.TransparencyLog{BaseURL: c.publicURL, PublicKey: logKey.Public(), Start: start})
+	if err != nil {
+		return fmt.Errorf("building the trusted root: %w", err)
+	}
+	apiKeys, err := describeKeys(map[string]keys.Key{"dsse": signingKey, "checkpoint": logKey})
+	if err != nil {
+		return err
+	}
+
+	var ready atomic.Bool
+	srv, err := api.New(api.Config{
+		Attest: svc, Log: tlog, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
+		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return configErrorf("listening on %s: %v", c.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	ready.Store(true)
+	logger.Info("serving", "listen", ln.Addr().String(), "public_url", c.publicURL, "origin", origin,
+		"data_dir", c.dataDir, "signing_key", signingKey.URI(), "log_key", logKey.URI(), "dev", c.dev)
+	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		logger.Warn("systemd notify failed", "err", err)
+	} else if ok {
+		logger.Debug("notified systemd: ready")
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	ready.Store(false)
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	shCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shCtx); err != nil {
+		logger.Error("HTTP shutdown", "err", err)
+	}
+	if err := tlog.Close(shCtx); err != nil {
+		logger.Error("closing the log", "err", err)
+	}
+	return nil
+}
+
+// openKey opens uri; in development mode a missing file key is created.
+func openKey(ctx context.Context, o *keys.Opener, uri string, dev bool, logger *slog.Logger) (keys.Key, error) {
+	k, err := o.Open(ctx, uri)
+	if err == nil {
+		return k, nil
+	}
+	if dev && strings.HasPrefix(uri, "file:") && errors.Is(err, os.ErrNotExist) {
+		k, gerr := o.Generate(ctx, uri)
+		if gerr != nil {
+			return nil, fmt.Errorf("creating development key %s: %w", uri, gerr)
+		}
+		logger.Info("created development key", "key_uri", k.URI())
+		return k, nil
+	}
+	return nil, fmt.Errorf("opening key %s: %w", uri, err)
+}
+
+func describeKeys(m map[string]keys.Key) ([]apitype.Key, error) {
+	var out []apitype.Key
+	for _, purpose := range []string{"dsse", "checkpoint"} {
+		k := m[purpose]
+		der, err := x509.MarshalPKIXPublicKey(k.Public())
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s key: %w", purpose, err)
+		}
+		sum := sha256.Sum256(der)
+		alg, err := bundle.KeyDetails(k.Public())
+		if err != nil {
+			return nil, fmt.Errorf("%s key %s: %w", purpose, k.URI(), err)
+		}
+		out = append(out, apitype.Key{
+			Purpose: purpose, URI: k.URI(), KeyID: hex.EncodeToString(sum[:]), Algorithm: alg,
+			PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+		})
+	}
+	return out, nil
+}
+
+// loadTrustedKeys reads every *.pem public key in dir; a missing dir is empty.
+func loadTrustedKeys(dir string) ([]crypto.PublicKey, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading trusted keys in %s: %w", dir, err)
+	}
+	var out []crypto.PublicKey
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pem") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading trusted key %s: %w", p, err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil || blk.Type != "PUBLIC KEY" {
+			return nil, configErrorf("trusted key %s: want a PEM \"PUBLIC KEY\" block", p)
+		}
+		pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, configErrorf("trusted key %s: %v", p, err)
+		}
+		out = append(out, pub)
+	}
+	return out, nil
+}

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/stellaops/stellad/internal/apitype"
+	"github.com/stellaops/stellad/internal/attest"
+)
+
+// Attestor is the use case the API drives (internal/attest.Service).
+type Attestor interface {
+	Sign(ctx context.Context, req attest.SignRequest) (*attest.Issued, error)
+	Submit(ctx context.Context, tenant string, envelopeJSON []byte) ([]*attest.Issued, error)
+	Get(ctx context.Context, uuid string) (*attest.Entry, error)
+	List(ctx context.Context, q attest.ListQuery) ([]attest.Summary, bool, error)
+}
+
+// LogInfo answers the log's read endpoints (implemented by internal/translog.Log).
+type LogInfo interface {
+	Checkpoint(ctx context.Context) ([]byte, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
+	Handler() http.Handler
+}
+
+// Config wires a Server. Attest and Log are required.
+type Config struct {
+	Attest Attestor
+	Log    LogInfo
+	// LogKeyID is the SHA-256 of the log key's PKIX public key; BaseURL the
+	// log's public base URL (its host is the checkpoint origin).
+	LogKeyID []byte
+	BaseURL  string
+	Keys     []apitype.Key
+	// TrustedRoot is the Sigstore trusted_root.json naming this log, served verbatim.
+	TrustedRoot []byte
+	// Ready reports whether the service takes signing requests (false while
+	// starting or shutting down).
+	Ready        func() bool
+	System       func() apitype.SystemStatus
+	MaxBodyBytes int64 // default 1 MiB
+	Logger       *slog.Logger
+}
+
+// Server is an http.Handler for the whole API.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New validates cfg and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Attest == nil || cfg.Log == nil {
+		return nil, errors.New("api: Config.Attest and Config.Log are required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func() bool { return true }
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /api/v1/signer/sign/dsse", s.handleSign)
+	m.HandleFunc("POST /api/v1/rekor/entries", s.handleSubmit)
+	m.HandleFunc("GET /api/v1/rekor/entries", s.handleList)
+	m.HandleFunc("GET /api/v1/rekor/entries/{uuid}", s.handleGet)
+	m.HandleFunc("GET /api/v1/log/status", s.handleLogStatus)
+	m.HandleFunc("GET /api/v1/log/proof/consistency", s.handleConsistency)
+	m.HandleFunc("GET /api/v1/keys", s.handleKeys)
+	m.HandleFunc("GET /api/v1/trust/root", s.handleTrustRoot)
+	m.HandleFunc("GET /api/v1/system", s.handleSystem)
+	m.Handle("GET /api/v2/", http.StripPrefix("/api/v2", s.cfg.Log.Handler()))
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok\n") })
+	m.HandleFunc("GET /readyz", s.handleReady)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, &apiError{status: http.StatusNotFound, code: apitype.CodeNotFound,
+			msg: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
+	})
+}
+
+type ctxKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ServeHTTP assigns the request id and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if !requestIDPattern.MatchString(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	if s.cfg.Logger.Enabled(r.Context(), slog.LevelDebug) {
+		s.cfg.Logger.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration", time.Since(start))
+	}
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxKey{}).(string)
+	return id
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

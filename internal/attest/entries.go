@@ -1,0 +1,170 @@
+package attest
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stellaops/stellad/internal/store"
+	"github.com/stellaops/stellad/internal/translog"
+	"github.com/stellaops/stellad/kit/dsse"
+)
+
+// errDuplicate reports that a pending row's uuid exists already: the same
+// signature by the same key over the same payload was submitted before.
+var errDuplicate = errors.New("entry exists")
+
+func registerKey(ctx context.Context, tx *sql.Tx, id string, der []byte, kd, uri, now string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (key_id, public_key, key_details, uri, first_seen)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET uri = excluded.uri`, id, der, kd, uri, now)
+	if err != nil {
+		return fmt.Errorf("registering key %s: %w", id, err)
+	}
+	return nil
+}
+
+type pendingRow struct {
+	uuid, envelopeSHA, keyID, predicateType, tenant, createdAt string
+	sigIndex                                                   int
+	subjects                                                   []dsse.ResourceDescriptor
+}
+
+// statements are the hot path's writes, prepared once (store.DB.Prepare).
+type statements struct {
+	qInsertPending, qInsertSubject, qInsertCheckpoint, qMarkLogged *store.Stmt
+}
+
+func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
+	var st statements
+	for _, p := range []struct {
+		s **store.Stmt
+		q string
+	}{
+		{&st.qInsertPending, `INSERT INTO entries (uuid, state, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
+			VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`},
+		{&st.qInsertSubject, `INSERT OR IGNORE INTO entry_subjects (uuid, name, algorithm, digest) VALUES (?, ?, ?, ?)`},
+		{&st.qInsertCheckpoint, `INSERT OR IGNORE INTO checkpoints (tree_size, note) VALUES (?, ?)`},
+		{&st.qMarkLogged, `UPDATE entries SET state = 'logged', log_index = ?, tree_size = ?, proof = ? WHERE uuid = ?`},
+	} {
+		stmt, err := db.Prepare(ctx, p.q)
+		if err != nil {
+			return nil, err
+		}
+		*p.s = stmt
+	}
+	return &st, nil
+}
+
+// insertPending records r as pending; it fails with errDuplicate when the
+// uuid exists already.
+func (st *statements) insertPending(r pendingRow) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		res, err := st.qInsertPending.Exec(tx, r.uuid, r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errDuplicate
+		}
+		for _, sub := range r.subjects {
+			for alg, d := range sub.Digest {
+				if _, err := st.qInsertSubject.Exec(tx, r.uuid, sub.Name, alg, strings.ToLower(d)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// markLogged records the entry's index, its issued proof and the checkpoint
+// that proof is against.
+func (st *statements) markLogged(uuid string, p translog.Proof) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		if _, err := st.qInsertCheckpoint.Exec(tx, int64(p.TreeSize), string(p.Checkpoint)); err != nil {
+			return err
+		}
+		res, err := st.qMarkLogged.Exec(tx, int64(p.Index), int64(p.TreeSize), joinHashes(p.Hashes), uuid)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("entry %s vanished before it was logged", uuid)
+		}
+		return nil
+	}
+}
+
+func joinHashes(hs [][]byte) []byte {
+	out := make([]byte, 0, 32*len(hs))
+	for _, h := range hs {
+		out = append(out, h...)
+	}
+	return out
+}
+
+func splitHashes(b []byte) ([][]byte, error) {
+	if len(b)%32 != 0 {
+		return nil, fmt.Errorf("stored proof has %d bytes, not a multiple of 32", len(b))
+	}
+	hs := make([][]byte, 0, len(b)/32)
+	for i := 0; i < len(b); i += 32 {
+		hs = append(hs, b[i:i+32:i+32])
+	}
+	return hs, nil
+}
+
+// storedEntry is an entry row joined with its key and checkpoint.
+type storedEntry struct {
+	uuid, state, envelopeSHA, predicateType, tenant, keyID, createdAt string
+	sigIndex                                                          int
+	index, treeSize                                                   int64
+	proof                                                             []byte
+	checkpoint                                                        string
+	keyDER                                                            []byte
+	keyDetails                                                        string
+}
+
+const entryColumns = `e.uuid, e.state, e.envelope_sha256, e.predicate_type, e.tenant, e.key_id, e.created_at, e.sig_index,
+	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(e.proof, x''), COALESCE(c.note, ''), k.public_key, k.key_details`
+
+func scanEntry(sc interface{ Scan(...any) error }) (*storedEntry, error) {
+	var e storedEntry
+	err := sc.Scan(&e.uuid, &e.state, &e.envelopeSHA, &e.predicateType, &e.tenant, &e.keyID, &e.createdAt, &e.sigIndex,
+		&e.index, &e.treeSize, &e.proof, &e.checkpoint, &e.keyDER, &e.keyDetails)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (s *Service) loadEntry(ctx context.Context, uuid string) (*storedEntry, error) {
+	row := s.cfg.DB.Read().QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries e
+		JOIN signing_keys k ON k.key_id = e.key_id
+		LEFT JOIN checkpoints c ON c.tree_size = e.tree_size
+		WHERE e.uuid = ?`, uuid)
+	e, err := scanEntry(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading entry %s: %w", uuid, err)
+	}
+	return e, nil
+}
+
+// validUUID reports whether u looks like an entry uuid (64 lower-case hex).
+func validUUID(u string) bool {
+	if len(u) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(u)
+	return err == nil && strings.ToLower(u) == u
+}

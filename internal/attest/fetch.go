@@ -1,0 +1,123 @@
+package attest
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/stellaops/stellad/internal/translog"
+	"github.com/stellaops/stellad/kit/bundle"
+	"github.com/stellaops/stellad/kit/dsse"
+)
+
+// Entry is a logged entry as GET returns it: the bundle as first issued and an
+// inclusion proof against the newest published checkpoint that covers it.
+type Entry struct {
+	UUID   string
+	Index  uint64
+	Proof  translog.Proof
+	Bundle []byte
+}
+
+// Get returns the logged entry uuid. Errors wrap ErrNotFound for an unknown,
+// malformed, pending or abandoned uuid.
+func (s *Service) Get(ctx context.Context, uuid string) (*Entry, error) {
+	uuid = strings.ToLower(uuid)
+	if !validUUID(uuid) {
+		return nil, fmt.Errorf("%w: %q is not a 64-digit hex leaf hash", ErrNotFound, uuid)
+	}
+	e, err := s.loadEntry(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	if e.state != "logged" {
+		return nil, fmt.Errorf("%w: %s is %s", ErrNotFound, uuid, e.state)
+	}
+	issued, b, err := s.rebuild(e)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := s.cfg.Log.InclusionProof(ctx, issued.Index)
+	if err != nil || fresh.TreeSize < issued.TreeSize {
+		// The published checkpoint may lag the one the entry was issued
+		// against by up to one checkpoint interval: answer with the issued proof.
+		fresh = issued
+	}
+	return &Entry{UUID: uuid, Index: issued.Index, Proof: fresh, Bundle: b}, nil
+}
+
+// existing answers a duplicate submission with the entry logged before.
+func (s *Service) existing(ctx context.Context, uuid string) (*Issued, error) {
+	e, err := s.loadEntry(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	if e.state != "logged" {
+		return nil, fmt.Errorf("%w: entry %s is being logged by another request; retry", ErrUnavailable, uuid)
+	}
+	p, b, err := s.rebuild(e)
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil
+}
+
+// rebuild derives the issued proof and bundle of a logged row from the CAS
+// envelope, the stored proof and the stored checkpoint.
+func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
+	hashes, err := splitHashes(e.proof)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: %w", e.uuid, err)
+	}
+	if e.checkpoint == "" {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: checkpoint for tree size %d is missing", e.uuid, e.treeSize)
+	}
+	var sum [32]byte
+	if _, err := hex.Decode(sum[:], []byte(e.envelopeSHA)); err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: bad envelope address: %w", e.uuid, err)
+	}
+	envJSON, err := s.cfg.Blobs.Get(sum)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: reading envelope: %w", e.uuid, err)
+	}
+	env, err := dsse.Parse(envJSON)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored envelope: %w", e.uuid, err)
+	}
+	if e.sigIndex < 0 || e.sigIndex >= len(env.Signatures) {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: signature %d not in its envelope", e.uuid, e.sigIndex)
+	}
+	single := &dsse.Envelope{PayloadType: env.PayloadType, Payload: env.Payload, Signatures: []dsse.Signature{env.Signatures[e.sigIndex]}}
+	pub, err := x509.ParsePKIXPublicKey(e.keyDER)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored key %s: %w", e.uuid, e.keyID, err)
+	}
+	k := trustedKey{pub: pub, der: e.keyDER, id: e.keyID, kd: e.keyDetails}
+	pae := dsse.PAE(single.PayloadType, single.Payload)
+	body, err := bodyFor(pae, single.Signatures[0].Sig, k)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: %w", e.uuid, err)
+	}
+	leaf := bundle.LeafHash(body)
+	if hex.EncodeToString(leaf[:]) != e.uuid {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored envelope does not hash to the entry", e.uuid)
+	}
+	cp, err := checkpointRoot(e.checkpoint)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: %w", e.uuid, err)
+	}
+	p := translog.Proof{
+		Index:      uint64(e.index),
+		TreeSize:   uint64(e.treeSize),
+		RootHash:   cp,
+		Hashes:     hashes,
+		Checkpoint: []byte(e.checkpoint),
+	}
+	b, err := s.buildBundle(single, k, body, p)
+	if err != nil {
+		return translog.Proof{}, nil, err
+	}
+	return p, b, nil
+}

@@ -1,0 +1,143 @@
+package attest
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/stellaops/stellad/internal/signer"
+	"github.com/stellaops/stellad/internal/store"
+	"github.com/stellaops/stellad/internal/translog"
+)
+
+// Sentinel errors that callers branch on (internal/api maps them to statuses).
+// Errors returned by the service wrap one of them and name the detail.
+var (
+	ErrInvalidRequest   = errors.New("invalid request")
+	ErrInvalidStatement = errors.New("invalid in-toto statement")
+	ErrInvalidEnvelope  = errors.New("invalid DSSE envelope")
+	ErrUntrusted        = errors.New("no signature verifies against a trusted key")
+	ErrNotFound         = errors.New("no such entry")
+	ErrUnavailable      = errors.New("transparency log unavailable")
+)
+
+// Log is what the service needs of the transparency log (internal/translog.Log).
+type Log interface {
+	Append(ctx context.Context, leaf []byte) (translog.Proof, error)
+	InclusionProof(ctx context.Context, index uint64) (translog.Proof, error)
+	IntegratedSize(ctx context.Context) (uint64, error)
+	ReadLeaf(ctx context.Context, index uint64) ([]byte, error)
+}
+
+// Blobs is the content-addressed store for envelopes (internal/store.CAS).
+type Blobs interface {
+	// Stage writes an object; it is durable once a later Sync returns.
+	Stage(data []byte) ([32]byte, error)
+	Sync() error
+	Get(digest [32]byte) ([]byte, error)
+}
+
+// Config wires a Service. DB, Blobs, Log, Keys and LogID are required.
+type Config struct {
+	DB    *store.DB
+	Blobs Blobs
+	Log   Log
+	Keys  *signer.Set
+	// LogID is the SHA-256 of the log key's PKIX public key (the bundle's logId.keyId).
+	LogID []byte
+	// TrustedKeys verify envelopes submitted for logging, besides the appliance's own DSSE keys.
+	TrustedKeys []crypto.PublicKey
+	// DefaultTenant is recorded for requests that carry no tenant (until admission lands).
+	DefaultTenant string
+	// AppendTimeout bounds the work after a request is recorded as pending; the
+	// work continues when the caller goes away, so that the row is settled.
+	AppendTimeout time.Duration
+	Now           func() time.Time
+	Rand          io.Reader
+	Logger        *slog.Logger
+}
+
+// Service is the signing and logging use case. It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	stmts   *statements
+	trusted []trustedKey
+}
+
+type trustedKey struct {
+	pub crypto.PublicKey
+	der []byte
+	id  string
+	kd  string
+}
+
+// New validates cfg, fills defaults and registers the signing keys in the
+// index. Call Reconcile before serving.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	switch {
+	case cfg.DB == nil:
+		return nil, errors.New("attest: Config.DB is required")
+	case cfg.Blobs == nil:
+		return nil, errors.New("attest: Config.Blobs is required")
+	case cfg.Log == nil:
+		return nil, errors.New("attest: Config.Log is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("attest: Config.Keys is required")
+	case len(cfg.LogID) != 32:
+		return nil, fmt.Errorf("attest: Config.LogID must be 32 bytes, got %d", len(cfg.LogID))
+	}
+	if cfg.DefaultTenant == "" {
+		cfg.DefaultTenant = "default"
+	}
+	if cfg.AppendTimeout <= 0 {
+		cfg.AppendTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	stmts, err := prepareStatements(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("attest: %w", err)
+	}
+	s := &Service{cfg: cfg, stmts: stmts}
+	for _, k := range cfg.Keys.All() {
+		s.trusted = append(s.trusted, trustedKey{pub: k.Public(), der: k.PublicDER(), id: k.KeyID(), kd: k.KeyDetails()})
+	}
+	for _, pub := range cfg.TrustedKeys {
+		k, err := describeKey(pub)
+		if err != nil {
+			return nil, fmt.Errorf("attest: trusted key: %w", err)
+		}
+		s.trusted = append(s.trusted, k)
+	}
+	now := cfg.Now().UTC().Format(time.RFC3339)
+	err = cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range cfg.Keys.All() {
+			if err := registerKey(ctx, tx, k.KeyID(), k.PublicDER(), k.KeyDetails(), k.URI(), now); err != nil {
+				return err
+			}
+		}
+		for _, k := range s.trusted[len(cfg.Keys.All()):] {
+			if err := registerKey(ctx, tx, k.id, k.der, k.kd, "trusted:"+k.id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attest: registering signing keys: %w", err)
+	}
+	return s, nil
+}

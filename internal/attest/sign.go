@@ -1,0 +1,251 @@
+package attest
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	flog "github.com/transparency-dev/formats/log"
+
+	"github.com/stellaops/stellad/internal/translog"
+	"github.com/stellaops/stellad/kit/bundle"
+	"github.com/stellaops/stellad/kit/dsse"
+)
+
+// SignRequest asks for one attestation. Either Statement (a complete in-toto
+// statement, signed verbatim) or Subjects + PredicateType (+ Predicate) is set.
+type SignRequest struct {
+	Tenant        string
+	Statement     []byte
+	Subjects      []dsse.ResourceDescriptor
+	PredicateType string
+	Predicate     json.RawMessage
+}
+
+// Issued is a logged signature: its entry's uuid (hex leaf hash), log index and
+// Sigstore bundle.
+type Issued struct {
+	UUID   string
+	Index  uint64
+	Bundle []byte
+}
+
+// Sign signs the request's statement with the tenant's DSSE key, logs the
+// signature and returns its bundle. Errors wrap ErrInvalidRequest or
+// ErrInvalidStatement for bad input and ErrUnavailable when the log pushes back.
+func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
+	payload, err := statementPayload(req)
+	if err != nil {
+		return nil, err
+	}
+	st, err := dsse.ParseStatement(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidStatement, err)
+	}
+	tenant := s.tenant(req.Tenant)
+	key := s.cfg.Keys.DSSE(tenant)
+	pae := dsse.PAE(dsse.PayloadTypeInToto, payload)
+	sig, err := key.SignPAE(s.cfg.Rand, pae)
+	if err != nil {
+		return nil, err
+	}
+	env := &dsse.Envelope{
+		PayloadType: dsse.PayloadTypeInToto,
+		Payload:     payload,
+		// No keyid: cosign and sigstore-go skip a signature whose keyid is not
+		// the key's SSH fingerprint, and keyids decide nothing here anyway.
+		Signatures: []dsse.Signature{{Sig: sig}},
+	}
+	envJSON, err := env.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encoding envelope: %w", err)
+	}
+	return s.logSignature(ctx, logJob{
+		tenant:   tenant,
+		envJSON:  envJSON,
+		single:   env,
+		sigIndex: 0,
+		pae:      pae,
+		key:      trustedKey{pub: key.Public(), der: key.PublicDER(), id: key.KeyID(), kd: key.KeyDetails()},
+		stmt:     st,
+	})
+}
+
+func statementPayload(req SignRequest) ([]byte, error) {
+	if len(req.Statement) > 0 {
+		if len(req.Subjects) > 0 || req.PredicateType != "" || len(req.Predicate) > 0 {
+			return nil, fmt.Errorf("%w: give either statement or subjects/predicateType/predicate, not both", ErrInvalidRequest)
+		}
+		return req.Statement, nil
+	}
+	if len(req.Subjects) == 0 {
+		return nil, fmt.Errorf("%w: subjects: at least one subject is required", ErrInvalidRequest)
+	}
+	if req.PredicateType == "" {
+		return nil, fmt.Errorf("%w: predicateType is required", ErrInvalidRequest)
+	}
+	payload, err := dsse.NewStatement(req.Subjects, req.PredicateType, req.Predicate)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidStatement, err)
+	}
+	return payload, nil
+}
+
+func (s *Service) tenant(t string) string {
+	if t == "" {
+		return s.cfg.DefaultTenant
+	}
+	return t
+}
+
+// logJob is one signature on its way into the log.
+type logJob struct {
+	tenant   string
+	envJSON  []byte         // the envelope as stored (verbatim for submissions)
+	single   *dsse.Envelope // the envelope reduced to this signature, as the bundle carries it
+	sigIndex int
+	pae      []byte
+	key      trustedKey
+	stmt     *dsse.Statement // nil when the payload is not an in-toto statement
+}
+
+// logSignature runs the durable part of the path: CAS, pending row, append,
+// checkpoint wait, logged row. Once the pending row is committed the work goes
+// on even if ctx ends, bounded by AppendTimeout, so that the row is settled.
+func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
+	body, err := bodyFor(j.pae, j.single.Signatures[0].Sig, j.key)
+	if err != nil {
+		return nil, err
+	}
+	leaf := bundle.LeafHash(body)
+	uuid := hex.EncodeToString(leaf[:])
+
+	// The envelope is durable before the pending row refers to it; concurrent
+	// requests share one file-system sync.
+	envSum, err := s.cfg.Blobs.Stage(j.envJSON)
+	if err != nil {
+		return nil, fmt.Errorf("storing envelope: %w", err)
+	}
+	if err := s.cfg.Blobs.Sync(); err != nil {
+		return nil, fmt.Errorf("storing envelope: %w", err)
+	}
+	predicateType := ""
+	var subjects []dsse.ResourceDescriptor
+	if j.stmt != nil {
+		predicateType = j.stmt.PredicateType
+		subjects = j.stmt.Subject
+	}
+	row := pendingRow{
+		uuid:          uuid,
+		envelopeSHA:   hex.EncodeToString(envSum[:]),
+		sigIndex:      j.sigIndex,
+		keyID:         j.key.id,
+		predicateType: predicateType,
+		tenant:        j.tenant,
+		createdAt:     s.cfg.Now().UTC().Format(time.RFC3339Nano),
+		subjects:      subjects,
+	}
+	if err := s.cfg.DB.Commit(ctx, s.stmts.insertPending(row)); err != nil {
+		if errors.Is(err, errDuplicate) {
+			return s.existing(ctx, uuid)
+		}
+		return nil, fmt.Errorf("recording pending entry %s: %w", uuid, err)
+	}
+
+	// From here on the entry must be settled whatever the caller does.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
+	defer cancel()
+	p, err := s.cfg.Log.Append(wctx, body)
+	if err != nil {
+		if errors.Is(err, translog.ErrBusy) || errors.Is(err, translog.ErrClosed) {
+			return nil, fmt.Errorf("%w: appending entry %s: %v", ErrUnavailable, uuid, err)
+		}
+		return nil, fmt.Errorf("appending entry %s: %w", uuid, err)
+	}
+	b, err := s.buildBundle(j.single, j.key, body, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.DB.Commit(wctx, s.stmts.markLogged(uuid, p)); err != nil {
+		return nil, fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err)
+	}
+	return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil
+}
+
+func (s *Service) buildBundle(env *dsse.Envelope, k trustedKey, body []byte, p translog.Proof) ([]byte, error) {
+	hint, err := bundle.KeyHint(k.pub)
+	if err != nil {
+		return nil, fmt.Errorf("key hint for %s: %w", k.id, err)
+	}
+	b, err := bundle.NewDSSE(env, hint, bundle.Entry{
+		LogIndex: p.Index,
+		LogID:    s.cfg.LogID,
+		Body:     body,
+		Proof: bundle.InclusionProof{
+			LogIndex:   p.Index,
+			TreeSize:   p.TreeSize,
+			RootHash:   p.RootHash,
+			Hashes:     p.Hashes,
+			Checkpoint: string(p.Checkpoint),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building bundle for index %d: %w", p.Index, err)
+	}
+	return b, nil
+}
+
+// bodyFor is the hashedrekord v0.0.2 leaf that logs sig by k over a DSSE PAE;
+// the digest uses the hash that goes with the key (SHA-256 for P-256).
+func bodyFor(pae, sig []byte, k trustedKey) ([]byte, error) {
+	h, err := dsse.HashFor(k.pub)
+	if err != nil {
+		return nil, fmt.Errorf("building log entry: %w", err)
+	}
+	hh := h.New()
+	hh.Write(pae)
+	body, err := bundle.HashedRekord{
+		Digest:       hh.Sum(nil),
+		Signature:    sig,
+		PublicKeyDER: k.der,
+		KeyDetails:   k.kd,
+	}.CanonicalBody()
+	if err != nil {
+		return nil, fmt.Errorf("building log entry: %w", err)
+	}
+	return body, nil
+}
+
+// checkpointRoot reads the root hash from a signed checkpoint note that this
+// service stored itself (its signature was made here; it is not re-verified).
+func checkpointRoot(signed string) ([]byte, error) {
+	text, _, ok := strings.Cut(signed, "\n\n")
+	if !ok {
+		return nil, errors.New("stored checkpoint is not a signed note")
+	}
+	var cp flog.Checkpoint
+	if _, err := cp.Unmarshal([]byte(text + "\n")); err != nil {
+		return nil, fmt.Errorf("stored checkpoint: %w", err)
+	}
+	return cp.Hash, nil
+}
+
+func describeKey(pub crypto.PublicKey) (trustedKey, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return trustedKey{}, err
+	}
+	kd, err := bundle.KeyDetails(pub)
+	if err != nil {
+		return trustedKey{}, err
+	}
+	sum := sha256.Sum256(der)
+	return trustedKey{pub: pub, der: der, id: hex.EncodeToString(sum[:]), kd: kd}, nil
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module briefly (default 5s each): `go test -fuzz` takes one target at a time.
+set -euo pipefail
+fuzztime=${1:-5s}
+cd "$(dirname "$0")/.."
+status=0
+while IFS=: read -r file name; do
+  pkg="./$(dirname "$file")"
+  echo "fuzz: $pkg $name ($fuzztime)"
+  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/stellad-fuzz.$$ 2>&1; then
+    cat /tmp/stellad-fuzz.$$; status=1
+  else
+    tail -n 1 /tmp/stellad-fuzz.$$
+  fi
+done < <(grep -rHoE --include='*_test.go' '^func (Fuzz[A-Za-z0-9_]+)' . | sed -E 's/:func /:/' | sort)
+rm -f /tmp/stellad-fuzz.$$
+exit $status
