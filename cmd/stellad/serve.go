@@ -48,6 +48,7 @@ type config struct {
 	maxBody            int64
 	logLevel           string
 	logFormat          string
+	debugListen        string
 }
 
 func serveCommand() *cli.Command {
@@ -69,6 +70,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "checkpoint-interval", Value: 0, Usage: "interval of the published checkpoint (0: the tuned default; at least 100ms)", Destination: &c.checkpointInterval},
 			&cli.Int64Flag{Name: "max-body", Value: 1 << 20, Usage: "largest accepted request body in bytes", Destination: &c.maxBody},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Destination: &c.logLevel},
+			&cli.StringFlag{Name: "debug-listen", Usage: "serve Go's pprof profiles on this loopback address (off by default)", Destination: &c.debugListen},
 			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "json or text", Destination: &c.logFormat},
 		},
 		Action: func(cc *cli.Context) error {
@@ -188,10 +190,6 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return err
 	}
 	defer db.Close()
-	cas, err := store.OpenCAS(filepath.Join(c.dataDir, "cas"))
-	if err != nil {
-		return err
-	}
 	// The log is opened with a context that outlives ctx (the signal context), so
 	// that in-flight appends finish while the HTTP server drains.
 	logCtx, cancelLog := context.WithCancel(context.WithoutCancel(ctx))
@@ -214,7 +212,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return err
 	}
 	svc, err := attest.New(ctx, attest.Config{
-		DB: db, Blobs: cas, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger,
+		DB: db, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -259,6 +257,11 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if c.debugListen != "" {
+		if err := serveDebug(c.debugListen, logger); err != nil {
+			return err
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -65,21 +65,12 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req apitype.SignRequest
-	if err := decodeStrict(body, &req); err != nil {
+	req, err := decodeSignRequest(body)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	subjects := make([]dsse.ResourceDescriptor, len(req.Subjects))
-	for i, sb := range req.Subjects {
-		subjects[i] = dsse.ResourceDescriptor{Name: sb.Name, Digest: sb.Digest}
-	}
-	is, err := s.cfg.Attest.Sign(r.Context(), attest.SignRequest{
-		Statement:     req.Statement,
-		Subjects:      subjects,
-		PredicateType: req.PredicateType,
-		Predicate:     req.Predicate,
-	})
+	is, err := s.cfg.Attest.Sign(r.Context(), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -106,6 +97,25 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(buf)
+}
+
+// decodeSignRequest decodes the body of a sign request (apitype.SignRequest,
+// unknown fields refused). The statement itself is validated by attest.
+func decodeSignRequest(body []byte) (attest.SignRequest, error) {
+	var req apitype.SignRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return attest.SignRequest{}, err
+	}
+	subjects := make([]dsse.ResourceDescriptor, len(req.Subjects))
+	for i, sb := range req.Subjects {
+		subjects[i] = dsse.ResourceDescriptor{Name: sb.Name, Digest: sb.Digest}
+	}
+	return attest.SignRequest{
+		Statement:     req.Statement,
+		Subjects:      subjects,
+		PredicateType: req.PredicateType,
+		Predicate:     req.Predicate,
+	}, nil
 }
 
 func wantsBundle(r *http.Request) bool {

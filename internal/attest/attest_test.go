@@ -3,6 +3,7 @@ package attest
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,7 +31,6 @@ type fixture struct {
 	svc    *Service
 	db     *store.DB
 	log    *translog.Log
-	cas    *store.CAS
 	key    *ecdsa.PrivateKey
 	logKey *ecdsa.PrivateKey
 	logVer interface {
@@ -38,10 +38,9 @@ type fixture struct {
 		KeyHash() uint32
 		Verify(msg, sig []byte) bool
 	}
-	trusted []any
 }
 
-func newFixture(t testing.TB, dir string, key, logKey *ecdsa.PrivateKey, trusted ...any) *fixture {
+func newFixture(t testing.TB, dir string, key, logKey *ecdsa.PrivateKey, trusted ...crypto.PublicKey) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{dir: dir, key: key, logKey: logKey}
@@ -62,10 +61,6 @@ func newFixture(t testing.TB, dir string, key, logKey *ecdsa.PrivateKey, trusted
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.cas, err = store.OpenCAS(filepath.Join(dir, "cas"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, err := signer.NewKey(key, "file:test.pem", bundle.KeyDetails)
 	if err != nil {
 		t.Fatal(err)
@@ -75,12 +70,7 @@ func newFixture(t testing.TB, dir string, key, logKey *ecdsa.PrivateKey, trusted
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tk []any
-	tk = append(tk, trusted...)
-	cfg := Config{DB: f.db, Blobs: f.cas, Log: f.log, Keys: set, LogID: logID}
-	for _, p := range tk {
-		cfg.TrustedKeys = append(cfg.TrustedKeys, p)
-	}
+	cfg := Config{DB: f.db, Log: f.log, Keys: set, LogID: logID, TrustedKeys: trusted}
 	f.svc, err = New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -353,17 +343,14 @@ func (f *fixture) pendingJob(t *testing.T, name string) pendingJobT {
 	}
 	env := &dsse.Envelope{PayloadType: dsse.PayloadTypeInToto, Payload: payload, Signatures: []dsse.Signature{{Sig: sig}}}
 	envJSON, _ := env.Marshal()
-	sum, err := f.cas.Put(envJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := sha256.Sum256(envJSON)
 	body, err := bodyFor(pae, sig, k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaf := bundle.LeafHash(body)
 	return pendingJobT{
-		row: pendingRow{uuid: hex.EncodeToString(leaf[:]), envelopeSHA: hex.EncodeToString(sum[:]), keyID: k.id,
+		row: pendingRow{uuid: hex.EncodeToString(leaf[:]), envelopeSHA: hex.EncodeToString(sum[:]), envelope: envJSON, keyID: k.id,
 			predicateType: predicateType, tenant: "default", createdAt: "2026-01-01T00:00:00Z"},
 		body: body,
 	}

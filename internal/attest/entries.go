@@ -30,11 +30,12 @@ type pendingRow struct {
 	uuid, envelopeSHA, keyID, predicateType, tenant, createdAt string
 	sigIndex                                                   int
 	subjects                                                   []dsse.ResourceDescriptor
+	envelope                                                   []byte // stored under envelopeSHA
 }
 
 // statements are the hot path's writes, prepared once (store.DB.Prepare).
 type statements struct {
-	qInsertPending, qInsertSubject, qInsertCheckpoint, qMarkLogged *store.Stmt
+	qInsertEnvelope, qInsertPending, qInsertSubject, qInsertCheckpoint, qMarkLogged *store.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
@@ -43,6 +44,7 @@ func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
 		s **store.Stmt
 		q string
 	}{
+		{&st.qInsertEnvelope, `INSERT OR IGNORE INTO envelopes (sha256, data) VALUES (?, ?)`},
 		{&st.qInsertPending, `INSERT INTO entries (uuid, state, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
 			VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`},
 		{&st.qInsertSubject, `INSERT OR IGNORE INTO entry_subjects (uuid, name, algorithm, digest) VALUES (?, ?, ?, ?)`},
@@ -62,6 +64,9 @@ func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
 // uuid exists already.
 func (st *statements) insertPending(r pendingRow) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
+		if _, err := st.qInsertEnvelope.Exec(tx, r.envelopeSHA, r.envelope); err != nil {
+			return err
+		}
 		res, err := st.qInsertPending.Exec(tx, r.uuid, r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt)
 		if err != nil {
 			return err
@@ -130,15 +135,16 @@ type storedEntry struct {
 	checkpoint                                                        string
 	keyDER                                                            []byte
 	keyDetails                                                        string
+	envelope                                                          []byte
 }
 
 const entryColumns = `e.uuid, e.state, e.envelope_sha256, e.predicate_type, e.tenant, e.key_id, e.created_at, e.sig_index,
-	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(e.proof, x''), COALESCE(c.note, ''), k.public_key, k.key_details`
+	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(e.proof, x''), COALESCE(c.note, ''), k.public_key, k.key_details, v.data`
 
 func scanEntry(sc interface{ Scan(...any) error }) (*storedEntry, error) {
 	var e storedEntry
 	err := sc.Scan(&e.uuid, &e.state, &e.envelopeSHA, &e.predicateType, &e.tenant, &e.keyID, &e.createdAt, &e.sigIndex,
-		&e.index, &e.treeSize, &e.proof, &e.checkpoint, &e.keyDER, &e.keyDetails)
+		&e.index, &e.treeSize, &e.proof, &e.checkpoint, &e.keyDER, &e.keyDetails, &e.envelope)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +154,7 @@ func scanEntry(sc interface{ Scan(...any) error }) (*storedEntry, error) {
 func (s *Service) loadEntry(ctx context.Context, uuid string) (*storedEntry, error) {
 	row := s.cfg.DB.Read().QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries e
 		JOIN signing_keys k ON k.key_id = e.key_id
+		JOIN envelopes v ON v.sha256 = e.envelope_sha256
 		LEFT JOIN checkpoints c ON c.tree_size = e.tree_size
 		WHERE e.uuid = ?`, uuid)
 	e, err := scanEntry(row)

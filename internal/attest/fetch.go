@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -74,13 +75,9 @@ func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
 	if e.checkpoint == "" {
 		return translog.Proof{}, nil, fmt.Errorf("entry %s: checkpoint for tree size %d is missing", e.uuid, e.treeSize)
 	}
-	var sum [32]byte
-	if _, err := hex.Decode(sum[:], []byte(e.envelopeSHA)); err != nil {
-		return translog.Proof{}, nil, fmt.Errorf("entry %s: bad envelope address: %w", e.uuid, err)
-	}
-	envJSON, err := s.cfg.Blobs.Get(sum)
-	if err != nil {
-		return translog.Proof{}, nil, fmt.Errorf("entry %s: reading envelope: %w", e.uuid, err)
+	envJSON := e.envelope
+	if sum := sha256.Sum256(envJSON); hex.EncodeToString(sum[:]) != e.envelopeSHA {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored envelope does not hash to its address %s", e.uuid, e.envelopeSHA)
 	}
 	env, err := dsse.Parse(envJSON)
 	if err != nil {

@@ -35,20 +35,11 @@ type Log interface {
 	ReadLeaf(ctx context.Context, index uint64) ([]byte, error)
 }
 
-// Blobs is the content-addressed store for envelopes (internal/store.CAS).
-type Blobs interface {
-	// Stage writes an object; it is durable once a later Sync returns.
-	Stage(data []byte) ([32]byte, error)
-	Sync() error
-	Get(digest [32]byte) ([]byte, error)
-}
-
-// Config wires a Service. DB, Blobs, Log, Keys and LogID are required.
+// Config wires a Service. DB, Log, Keys and LogID are required.
 type Config struct {
-	DB    *store.DB
-	Blobs Blobs
-	Log   Log
-	Keys  *signer.Set
+	DB   *store.DB
+	Log  Log
+	Keys *signer.Set
 	// LogID is the SHA-256 of the log key's PKIX public key (the bundle's logId.keyId).
 	LogID []byte
 	// TrustedKeys verify envelopes submitted for logging, besides the appliance's own DSSE keys.
@@ -83,8 +74,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	switch {
 	case cfg.DB == nil:
 		return nil, errors.New("attest: Config.DB is required")
-	case cfg.Blobs == nil:
-		return nil, errors.New("attest: Config.Blobs is required")
 	case cfg.Log == nil:
 		return nil, errors.New("attest: Config.Log is required")
 	case cfg.Keys == nil:

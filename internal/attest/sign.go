@@ -75,6 +75,7 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
 		pae:      pae,
 		key:      trustedKey{pub: key.Public(), der: key.PublicDER(), id: key.KeyID(), kd: key.KeyDetails()},
 		stmt:     st,
+		fresh:    true,
 	})
 }
 
@@ -114,6 +115,7 @@ type logJob struct {
 	pae      []byte
 	key      trustedKey
 	stmt     *dsse.Statement // nil when the payload is not an in-toto statement
+	fresh    bool            // signed here just now, so it cannot be a duplicate
 }
 
 // logSignature runs the durable part of the path: CAS, pending row, append,
@@ -127,15 +129,7 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	leaf := bundle.LeafHash(body)
 	uuid := hex.EncodeToString(leaf[:])
 
-	// The envelope is durable before the pending row refers to it; concurrent
-	// requests share one file-system sync.
-	envSum, err := s.cfg.Blobs.Stage(j.envJSON)
-	if err != nil {
-		return nil, fmt.Errorf("storing envelope: %w", err)
-	}
-	if err := s.cfg.Blobs.Sync(); err != nil {
-		return nil, fmt.Errorf("storing envelope: %w", err)
-	}
+	envSum := sha256.Sum256(j.envJSON)
 	predicateType := ""
 	var subjects []dsse.ResourceDescriptor
 	if j.stmt != nil {
@@ -151,32 +145,65 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 		tenant:        j.tenant,
 		createdAt:     s.cfg.Now().UTC().Format(time.RFC3339Nano),
 		subjects:      subjects,
+		envelope:      j.envJSON,
 	}
-	if err := s.cfg.DB.Commit(ctx, s.stmts.insertPending(row)); err != nil {
-		if errors.Is(err, errDuplicate) {
-			return s.existing(ctx, uuid)
+	var p translog.Proof
+	if j.fresh {
+		// A signature made just now cannot be logged already: record the
+		// pending row and append at the same time, and answer only when both
+		// are durable. A crash in between leaves either a pending row that
+		// Reconcile settles, or a leaf that no row names and no caller was told
+		// of; never an answered entry without its row.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
+		defer cancel()
+		pending := make(chan error, 1)
+		go func() { pending <- s.cfg.DB.Commit(wctx, s.stmts.insertPending(row)) }()
+		p, err = s.append(wctx, uuid, body)
+		if perr := <-pending; perr != nil {
+			return nil, fmt.Errorf("recording pending entry %s: %w", uuid, perr)
 		}
-		return nil, fmt.Errorf("recording pending entry %s: %w", uuid, err)
-	}
-
-	// From here on the entry must be settled whatever the caller does.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
-	defer cancel()
-	p, err := s.cfg.Log.Append(wctx, body)
-	if err != nil {
-		if errors.Is(err, translog.ErrBusy) || errors.Is(err, translog.ErrClosed) {
-			return nil, fmt.Errorf("%w: appending entry %s: %v", ErrUnavailable, uuid, err)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("appending entry %s: %w", uuid, err)
+	} else {
+		// A submitted envelope may have been logged before: the pending row,
+		// whose uuid is unique, decides before anything is appended.
+		if err := s.cfg.DB.Commit(ctx, s.stmts.insertPending(row)); err != nil {
+			if errors.Is(err, errDuplicate) {
+				return s.existing(ctx, uuid)
+			}
+			return nil, fmt.Errorf("recording pending entry %s: %w", uuid, err)
+		}
+		// From here on the entry must be settled whatever the caller does.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
+		defer cancel()
+		if p, err = s.append(wctx, uuid, body); err != nil {
+			return nil, err
+		}
 	}
 	b, err := s.buildBundle(j.single, j.key, body, p)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.DB.Commit(wctx, s.stmts.markLogged(uuid, p)); err != nil {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
+	defer cancel()
+	if err := s.cfg.DB.Commit(mctx, s.stmts.markLogged(uuid, p)); err != nil {
 		return nil, fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err)
 	}
 	return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil
+}
+
+// append adds the leaf to the log and waits for its proof; a log that pushes
+// back or is closing gives ErrUnavailable.
+func (s *Service) append(ctx context.Context, uuid string, body []byte) (translog.Proof, error) {
+	p, err := s.cfg.Log.Append(ctx, body)
+	if err != nil {
+		if errors.Is(err, translog.ErrBusy) || errors.Is(err, translog.ErrClosed) {
+			return p, fmt.Errorf("%w: appending entry %s: %v", ErrUnavailable, uuid, err)
+		}
+		return p, fmt.Errorf("appending entry %s: %w", uuid, err)
+	}
+	return p, nil
 }
 
 func (s *Service) buildBundle(env *dsse.Envelope, k trustedKey, body []byte, p translog.Proof) ([]byte, error) {

@@ -121,6 +121,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		"_synchronous":  {"FULL"},
 		"_foreign_keys": {"1"},
 		"_txlock":       {"immediate"},
+		// The group committer runs each function in a savepoint; keep the
+		// statement and savepoint journals in memory, not in temporary files.
+		"_pragma": {"temp_store(memory)", "cache_size(-16384)"},
 	}))
 	if err != nil {
 		return nil, wrapErr("store: opening database "+path, err)

@@ -17,6 +17,10 @@
 // Tessera would produce, and computes each waiter's inclusion proof in memory. Tessera keeps
 // publishing its own checkpoint for monitors and witnesses, served by Handler.
 //
+// Batching: a feeder goroutine hands entries to Tessera in groups (everything queued while the
+// previous group was being written), so that the batch size follows the load; see config.go
+// for the measurements behind this and the defaults.
+//
 // Concurrency: all methods of Log are safe for concurrent use. Lifecycle: New opens (or creates)
 // the log in Config.Dir and must be paired with Close, after which Append returns ErrClosed.
 // Only one Log may write a directory at a time.
