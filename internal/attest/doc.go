@@ -10,13 +10,19 @@
 // after verifying it against the trusted keys.
 //
 // Durability contract: an answer is returned only after the entry is in the log
-// (Tessera syncs before it resolves an append) and its row is committed with
-// synchronous=FULL; the envelope is fsynced into the content-addressed store
-// before the pending row is written. Reconcile, run once at start-up before the
-// service takes requests, settles rows that a crash left pending: the log is the
-// source of truth, so a pending row whose leaf is in the log becomes logged (with
-// an inclusion proof against the current checkpoint) and one whose leaf is not is
-// marked abandoned; no acknowledged entry is ever without its row.
+// (Tessera syncs before it resolves an append), its pending row and envelope are
+// committed, and its logged row is committed, all with synchronous=FULL. For a
+// signature made here the pending row and the append run at the same time;
+// for a submitted envelope the pending row comes first, so that its unique uuid
+// refuses a duplicate before anything is appended. Reconcile, run once at
+// start-up before the service takes requests, settles rows that a crash left
+// pending: the log is the source of truth, so a pending row whose leaf is in
+// the log becomes logged (with an inclusion proof against the current
+// checkpoint) and one whose leaf is not is marked abandoned; no acknowledged
+// entry is ever without its row.
+//
+// Envelopes are stored verbatim in the envelopes table under the SHA-256 of
+// their bytes, and checked against it on every read.
 //
 // Bundles are rebuilt on demand from the stored envelope, the stored proof and
 // the stored checkpoint; kit/bundle's encoding is deterministic, so a fetched

@@ -29,7 +29,6 @@ const tmpPrefix = ".tmp-"
 // files and needs no closing.
 type CAS struct {
 	root string // dir/sha256
-	gs   groupSync
 	// syncDirAlways also fsyncs an object's directory when it already existed
 	// (benchmarked; see BenchmarkCASPut).
 	syncDirAlways bool
@@ -94,7 +93,7 @@ func (c *CAS) Put(data []byte) ([32]byte, error) {
 	if err != nil {
 		return digest, fmt.Errorf("cas: storing object sha256:%x: %w", digest, err)
 	}
-	if err := writeAtomic(dir, file, data, true, c.beforeRename); err != nil {
+	if err := writeAtomic(dir, file, data, c.beforeRename); err != nil {
 		return digest, fmt.Errorf("cas: storing object sha256:%x: %w", digest, err)
 	}
 	// The new name is durable once its directory is synced; a directory we
@@ -115,32 +114,6 @@ func (c *CAS) Put(data []byte) ([32]byte, error) {
 	return digest, nil
 }
 
-// Stage stores data like Put and returns its SHA-256, but does not wait for the
-// object to be durable: it is visible (and complete) at once, and durable once
-// a Sync that started after Stage returned has returned. Many Stages followed
-// by one shared Sync cost one file-system sync instead of one fsync each.
-func (c *CAS) Stage(data []byte) ([32]byte, error) {
-	digest := sha256.Sum256(data)
-	dir, file := c.objectPath(digest)
-	if existing, err := os.ReadFile(file); err == nil && bytes.Equal(existing, data) {
-		return digest, nil
-	}
-	if _, err := c.mkdirs(dir); err != nil {
-		return digest, fmt.Errorf("cas: staging object sha256:%x: %w", digest, err)
-	}
-	if err := writeAtomic(dir, file, data, false, c.beforeRename); err != nil {
-		return digest, fmt.Errorf("cas: staging object sha256:%x: %w", digest, err)
-	}
-	return digest, nil
-}
-
-// Sync makes every object staged before the call durable, directories
-// included. Concurrent callers share file-system syncs: a caller waits for at
-// most the sync in progress and the one after it.
-func (c *CAS) Sync() error {
-	return c.gs.do(func() error { return syncFS(c.root) })
-}
-
 // mkdirs creates the fan-out directory dir when missing and reports whether
 // it did (0 or 1).
 func (c *CAS) mkdirs(dir string) (int, error) {
@@ -158,7 +131,7 @@ func (c *CAS) mkdirs(dir string) (int, error) {
 	return created, nil
 }
 
-func writeAtomic(dir, file string, data []byte, fsync bool, beforeRename func()) (err error) {
+func writeAtomic(dir, file string, data []byte, beforeRename func()) (err error) {
 	f, err := os.CreateTemp(dir, tmpPrefix+"*") // mode 0600
 	if err != nil {
 		return err
@@ -173,10 +146,8 @@ func writeAtomic(dir, file string, data []byte, fsync bool, beforeRename func())
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if fsync {
-		if err = f.Sync(); err != nil {
-			return err
-		}
+	if err = f.Sync(); err != nil {
+		return err
 	}
 	if err = f.Close(); err != nil {
 		return err
