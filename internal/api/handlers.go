@@ -42,6 +42,15 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
+// writeRequestBody admits a request that writes (sign or log) and reads its
+// body: while stellad starts or stops, such requests get 503.
+func (s *Server) writeRequestBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if !s.cfg.Ready() {
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: apitype.CodeUnavailable, msg: "stellad is not ready"}
+	}
+	return s.readBody(w, r)
+}
+
 // decodeStrict decodes one JSON object, refusing unknown fields and trailing data.
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -56,11 +65,7 @@ func decodeStrict(body []byte, v any) error {
 }
 
 func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.Ready() {
-		s.fail(w, r, &apiError{status: http.StatusServiceUnavailable, code: apitype.CodeUnavailable, msg: "stellad is not ready"})
-		return
-	}
-	body, err := s.readBody(w, r)
+	body, err := s.writeRequestBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -129,11 +134,7 @@ func wantsBundle(r *http.Request) bool {
 }
 
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.Ready() {
-		s.fail(w, r, &apiError{status: http.StatusServiceUnavailable, code: apitype.CodeUnavailable, msg: "stellad is not ready"})
-		return
-	}
-	body, err := s.readBody(w, r)
+	body, err := s.writeRequestBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

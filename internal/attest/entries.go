@@ -134,17 +134,16 @@ type storedEntry struct {
 	proof                                                             []byte
 	checkpoint                                                        string
 	keyDER                                                            []byte
-	keyDetails                                                        string
 	envelope                                                          []byte
 }
 
 const entryColumns = `e.uuid, e.state, e.envelope_sha256, e.predicate_type, e.tenant, e.key_id, e.created_at, e.sig_index,
-	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(e.proof, x''), COALESCE(c.note, ''), k.public_key, k.key_details, v.data`
+	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(e.proof, x''), COALESCE(c.note, ''), k.public_key, v.data`
 
 func scanEntry(sc interface{ Scan(...any) error }) (*storedEntry, error) {
 	var e storedEntry
 	err := sc.Scan(&e.uuid, &e.state, &e.envelopeSHA, &e.predicateType, &e.tenant, &e.keyID, &e.createdAt, &e.sigIndex,
-		&e.index, &e.treeSize, &e.proof, &e.checkpoint, &e.keyDER, &e.keyDetails, &e.envelope)
+		&e.index, &e.treeSize, &e.proof, &e.checkpoint, &e.keyDER, &e.envelope)
 	if err != nil {
 		return nil, err
 	}

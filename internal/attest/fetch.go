@@ -91,7 +91,10 @@ func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
 	if err != nil {
 		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored key %s: %w", e.uuid, e.keyID, err)
 	}
-	k := trustedKey{pub: pub, der: e.keyDER, id: e.keyID, kd: e.keyDetails}
+	k, err := describeKey(pub)
+	if err != nil {
+		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored key %s: %w", e.uuid, e.keyID, err)
+	}
 	pae := dsse.PAE(single.PayloadType, single.Payload)
 	body, err := bodyFor(pae, single.Signatures[0].Sig, k)
 	if err != nil {

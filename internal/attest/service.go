@@ -58,14 +58,17 @@ type Config struct {
 type Service struct {
 	cfg     Config
 	stmts   *statements
-	trusted []trustedKey
+	own     map[string]trustedKey // the appliance's DSSE keys by key id
+	trusted []trustedKey          // own keys first, then Config.TrustedKeys
 }
 
+// trustedKey is a public key with what log entries and bundles need of it.
 type trustedKey struct {
-	pub crypto.PublicKey
-	der []byte
-	id  string
-	kd  string
+	pub  crypto.PublicKey
+	der  []byte // PKIX
+	id   string // hex SHA-256 of der
+	kd   string // Rekor v2 key details
+	hint string // the bundle's public key hint
 }
 
 // New validates cfg, fills defaults and registers the signing keys in the
@@ -100,9 +103,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attest: %w", err)
 	}
-	s := &Service{cfg: cfg, stmts: stmts}
+	s := &Service{cfg: cfg, stmts: stmts, own: map[string]trustedKey{}}
 	for _, k := range cfg.Keys.All() {
-		s.trusted = append(s.trusted, trustedKey{pub: k.Public(), der: k.PublicDER(), id: k.KeyID(), kd: k.KeyDetails()})
+		tk, err := describeKey(k.Public())
+		if err != nil {
+			return nil, fmt.Errorf("attest: signing key %s: %w", k.URI(), err)
+		}
+		s.own[tk.id] = tk
+		s.trusted = append(s.trusted, tk)
 	}
 	for _, pub := range cfg.TrustedKeys {
 		k, err := describeKey(pub)

@@ -73,7 +73,7 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
 		single:   env,
 		sigIndex: 0,
 		pae:      pae,
-		key:      trustedKey{pub: key.Public(), der: key.PublicDER(), id: key.KeyID(), kd: key.KeyDetails()},
+		key:      s.own[key.KeyID()],
 		stmt:     st,
 		fresh:    true,
 	})
@@ -207,11 +207,7 @@ func (s *Service) append(ctx context.Context, uuid string, body []byte) (translo
 }
 
 func (s *Service) buildBundle(env *dsse.Envelope, k trustedKey, body []byte, p translog.Proof) ([]byte, error) {
-	hint, err := bundle.KeyHint(k.pub)
-	if err != nil {
-		return nil, fmt.Errorf("key hint for %s: %w", k.id, err)
-	}
-	b, err := bundle.NewDSSE(env, hint, bundle.Entry{
+	b, err := bundle.NewDSSE(env, k.hint, bundle.Entry{
 		LogIndex: p.Index,
 		LogID:    s.cfg.LogID,
 		Body:     body,
@@ -264,6 +260,7 @@ func checkpointRoot(signed string) ([]byte, error) {
 	return cp.Hash, nil
 }
 
+// describeKey derives, once, what log entries and bundles need of a key.
 func describeKey(pub crypto.PublicKey) (trustedKey, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -273,6 +270,10 @@ func describeKey(pub crypto.PublicKey) (trustedKey, error) {
 	if err != nil {
 		return trustedKey{}, err
 	}
+	hint, err := bundle.KeyHint(pub)
+	if err != nil {
+		return trustedKey{}, err
+	}
 	sum := sha256.Sum256(der)
-	return trustedKey{pub: pub, der: der, id: hex.EncodeToString(sum[:]), kd: kd}, nil
+	return trustedKey{pub: pub, der: der, id: hex.EncodeToString(sum[:]), kd: kd, hint: hint}, nil
 }
