@@ -207,6 +207,20 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return fmt.Errorf("opening the transparency log: %w", err)
 	}
+	logClosed := false
+	closeLog := func() {
+		if logClosed {
+			return
+		}
+		logClosed = true
+		// Its own budget: Tessera publishes a checkpoint covering every entry before it stops.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := tlog.Close(ctx); err != nil {
+			logger.Error("closing the log", "err", err)
+		}
+	}
+	defer closeLog()
 	trusted, err := loadTrustedKeys(c.trustedKeysDir)
 	if err != nil {
 		return err
@@ -282,14 +296,13 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	logger.Info("shutting down")
 	ready.Store(false)
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
-	shCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// In-flight requests finish first (their durable part is bounded by 30 s), then the log.
+	shCtx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shCtx); err != nil {
 		logger.Error("HTTP shutdown", "err", err)
 	}
-	if err := tlog.Close(shCtx); err != nil {
-		logger.Error("closing the log", "err", err)
-	}
+	closeLog()
 	return nil
 }
 

@@ -395,3 +395,38 @@ func TestConcurrentSign(t *testing.T) {
 		t.Fatalf("%d entries, want %d", len(seen), workers*each)
 	}
 }
+
+// TestRefusedSubmissionCanBeRetried: a submission that the log refuses before
+// queueing (here: the log is closing) leaves an abandoned row, and the same
+// envelope submitted again once the log is back is logged.
+func TestRefusedSubmissionCanBeRetried(t *testing.T) {
+	dir := t.TempDir()
+	key, logKey, ci := mustKey(t), mustKey(t), mustKey(t)
+	f := newFixture(t, dir, key, logKey, ci.Public())
+	ctx := context.Background()
+	stmt, err := dsse.NewStatement(subject("retry.bin"), predicateType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := dsse.Sign(rand.Reader, dsse.PayloadTypeInToto, stmt, dsse.KeySigner{Signer: ci})
+	envJSON, _ := env.Marshal()
+
+	if err := f.log.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Submit(ctx, "", envJSON); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("submit to a closed log: %v, want ErrUnavailable", err)
+	}
+	var state string
+	if err := f.db.Read().QueryRow(`SELECT state FROM entries`).Scan(&state); err != nil || state != "abandoned" {
+		t.Fatalf("row after the refusal: %q, %v; want abandoned", state, err)
+	}
+	f.close()
+
+	f2 := newFixture(t, dir, key, logKey, ci.Public())
+	got, err := f2.svc.Submit(ctx, "", envJSON)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("resubmission: %v", err)
+	}
+	f2.checkBundle(t, got[0].Bundle, ci.Public())
+}

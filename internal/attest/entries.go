@@ -29,13 +29,14 @@ func registerKey(ctx context.Context, tx *sql.Tx, id string, der []byte, kd, uri
 type pendingRow struct {
 	uuid, envelopeSHA, keyID, predicateType, tenant, createdAt string
 	sigIndex                                                   int
+	minIndex                                                   uint64
 	subjects                                                   []dsse.ResourceDescriptor
 	envelope                                                   []byte // stored under envelopeSHA
 }
 
 // statements are the hot path's writes, prepared once (store.DB.Prepare).
 type statements struct {
-	qInsertEnvelope, qInsertPending, qInsertSubject, qInsertCheckpoint, qMarkLogged *store.Stmt
+	qInsertEnvelope, qInsertPending, qAbandon, qInsertSubject, qInsertCheckpoint, qMarkLogged *store.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
@@ -45,8 +46,14 @@ func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
 		q string
 	}{
 		{&st.qInsertEnvelope, `INSERT OR IGNORE INTO envelopes (sha256, data) VALUES (?, ?)`},
-		{&st.qInsertPending, `INSERT INTO entries (uuid, state, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
-			VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`},
+		// A request whose leaf never reached the log was abandoned; the same
+		// signature submitted again takes its row back.
+		{&st.qInsertPending, `INSERT INTO entries (uuid, state, min_index, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
+			VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (uuid) DO UPDATE SET state = 'pending', min_index = excluded.min_index, envelope_sha256 = excluded.envelope_sha256,
+				sig_index = excluded.sig_index, tenant = excluded.tenant, created_at = excluded.created_at
+			WHERE entries.state = 'abandoned'`},
+		{&st.qAbandon, `UPDATE entries SET state = 'abandoned' WHERE uuid = ? AND state = 'pending'`},
 		{&st.qInsertSubject, `INSERT OR IGNORE INTO entry_subjects (uuid, name, algorithm, digest) VALUES (?, ?, ?, ?)`},
 		{&st.qInsertCheckpoint, `INSERT OR IGNORE INTO checkpoints (tree_size, note) VALUES (?, ?)`},
 		{&st.qMarkLogged, `UPDATE entries SET state = 'logged', log_index = ?, tree_size = ?, proof = ? WHERE uuid = ?`},
@@ -67,7 +74,7 @@ func (st *statements) insertPending(r pendingRow) func(*sql.Tx) error {
 		if _, err := st.qInsertEnvelope.Exec(tx, r.envelopeSHA, r.envelope); err != nil {
 			return err
 		}
-		res, err := st.qInsertPending.Exec(tx, r.uuid, r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt)
+		res, err := st.qInsertPending.Exec(tx, r.uuid, int64(r.minIndex), r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt)
 		if err != nil {
 			return err
 		}
@@ -84,6 +91,14 @@ func (st *statements) insertPending(r pendingRow) func(*sql.Tx) error {
 			}
 		}
 		return nil
+	}
+}
+
+// abandon marks a pending entry whose leaf never reached the log.
+func (st *statements) abandon(uuid string) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		_, err := st.qAbandon.Exec(tx, uuid)
+		return err
 	}
 }
 

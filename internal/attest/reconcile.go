@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/stellaops/stellad/kit/bundle"
 )
@@ -20,15 +18,15 @@ type ReconcileReport struct {
 	TreeSize  uint64 // the log's integrated size
 }
 
-const metaReconciledSize = "reconciled_size"
-
 // Reconcile settles the rows that a crash left pending. The log is the source
-// of truth: every leaf appended since the previous reconciliation is read back
-// and matched with the pending rows by leaf hash. It must run before the
-// service takes requests (no request may be in flight).
+// of truth: the leaves from the lowest index a pending request could have
+// reached (the log's size when its row was recorded) to the end of the log are
+// read back and matched with the pending rows by leaf hash; only requests that
+// were in flight at the crash are pending, so the scan is short. It must run
+// before the service takes requests (no request may be in flight).
 func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
-	pending, err := s.pendingUUIDs(ctx)
+	pending, from, err := s.pendingUUIDs(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -38,11 +36,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		return rep, fmt.Errorf("reconcile: reading log size: %w", err)
 	}
 	rep.TreeSize = size
-	from, err := s.reconciledSize(ctx)
-	if err != nil {
-		return rep, err
-	}
-	if from > size {
+	if len(pending) > 0 && from > size {
 		return rep, fmt.Errorf("reconcile: the index says the log had %d entries, the log has %d: wrong --data-dir or a truncated log", from, size)
 	}
 	for i := from; i < size && len(pending) > 0; i++ {
@@ -75,9 +69,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			rep.Abandoned++
 			s.cfg.Logger.Warn("abandoned pending entry not found in the log", "uuid", uuid)
 		}
-		_, err := tx.Exec(`INSERT INTO attest_meta (key, value) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaReconciledSize, strconv.FormatUint(size, 10))
-		return err
+		return nil
 	})
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: settling pending rows: %w", err)
@@ -85,35 +77,28 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	return rep, nil
 }
 
-func (s *Service) pendingUUIDs(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.cfg.DB.Read().QueryContext(ctx, `SELECT uuid FROM entries WHERE state = 'pending'`)
+// pendingUUIDs returns the pending rows and the lowest index their leaves can have.
+func (s *Service) pendingUUIDs(ctx context.Context) (map[string]bool, uint64, error) {
+	rows, err := s.cfg.DB.Read().QueryContext(ctx, `SELECT uuid, min_index FROM entries WHERE state = 'pending'`)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: listing pending entries: %w", err)
+		return nil, 0, fmt.Errorf("reconcile: listing pending entries: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]bool{}
+	var from int64 = -1
 	for rows.Next() {
 		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, fmt.Errorf("reconcile: listing pending entries: %w", err)
+		var m int64
+		if err := rows.Scan(&u, &m); err != nil {
+			return nil, 0, fmt.Errorf("reconcile: listing pending entries: %w", err)
 		}
 		out[u] = true
+		if from < 0 || m < from {
+			from = m
+		}
 	}
-	return out, rows.Err()
-}
-
-func (s *Service) reconciledSize(ctx context.Context) (uint64, error) {
-	var v string
-	err := s.cfg.DB.Read().QueryRowContext(ctx, `SELECT value FROM attest_meta WHERE key = ?`, metaReconciledSize).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+	if from < 0 {
+		from = 0
 	}
-	if err != nil {
-		return 0, fmt.Errorf("reconcile: reading %s: %w", metaReconciledSize, err)
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("reconcile: %s is %q: %w", metaReconciledSize, v, err)
-	}
-	return n, nil
+	return out, uint64(from), rows.Err()
 }

@@ -31,6 +31,7 @@ CREATE TABLE entries (
 	uuid            TEXT PRIMARY KEY,      -- hex RFC 6962 leaf hash of the hashedrekord body
 	state           TEXT NOT NULL CHECK (state IN ('pending', 'logged', 'abandoned')),
 	log_index       INTEGER UNIQUE,
+	min_index       INTEGER NOT NULL,      -- the log's size when the request was recorded: its leaf, if any, is at or above
 	tree_size       INTEGER,               -- size of the checkpoint the issued proof is against
 	proof           BLOB,                  -- the issued inclusion proof: concatenated 32-byte hashes
 	envelope_sha256 TEXT NOT NULL REFERENCES envelopes(sha256), -- the envelope, verbatim
@@ -66,11 +67,6 @@ CREATE TABLE log_keys (
 	key_id     TEXT PRIMARY KEY,           -- hex SHA-256 of the PKIX public key (the log id)
 	public_key BLOB NOT NULL,
 	start      TEXT NOT NULL               -- RFC 3339, UTC
-) STRICT;
-
-CREATE TABLE attest_meta (
-	key   TEXT PRIMARY KEY,
-	value TEXT NOT NULL
 ) STRICT;
 `,
 	}}

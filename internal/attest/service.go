@@ -32,6 +32,8 @@ type Log interface {
 	Append(ctx context.Context, leaf []byte) (translog.Proof, error)
 	InclusionProof(ctx context.Context, index uint64) (translog.Proof, error)
 	IntegratedSize(ctx context.Context) (uint64, error)
+	// CoveredSize bounds from below the index of any leaf appended after the call.
+	CoveredSize() uint64
 	ReadLeaf(ctx context.Context, index uint64) ([]byte, error)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	flog "github.com/transparency-dev/formats/log"
 
+	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/translog"
 	"github.com/stellaops/stellad/kit/bundle"
 	"github.com/stellaops/stellad/kit/dsse"
@@ -138,6 +139,7 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	}
 	row := pendingRow{
 		uuid:          uuid,
+		minIndex:      s.cfg.Log.CoveredSize(),
 		envelopeSHA:   hex.EncodeToString(envSum[:]),
 		sigIndex:      j.sigIndex,
 		keyID:         j.key.id,
@@ -160,9 +162,10 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 		go func() { pending <- s.cfg.DB.Commit(wctx, s.stmts.insertPending(row)) }()
 		p, err = s.append(wctx, uuid, body)
 		if perr := <-pending; perr != nil {
-			return nil, fmt.Errorf("recording pending entry %s: %w", uuid, perr)
+			return nil, unavailableIf(fmt.Errorf("recording pending entry %s: %w", uuid, perr))
 		}
 		if err != nil {
+			s.abandonIfNotQueued(wctx, uuid, err)
 			return nil, err
 		}
 	} else {
@@ -172,12 +175,13 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 			if errors.Is(err, errDuplicate) {
 				return s.existing(ctx, uuid)
 			}
-			return nil, fmt.Errorf("recording pending entry %s: %w", uuid, err)
+			return nil, unavailableIf(fmt.Errorf("recording pending entry %s: %w", uuid, err))
 		}
 		// From here on the entry must be settled whatever the caller does.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
 		defer cancel()
 		if p, err = s.append(wctx, uuid, body); err != nil {
+			s.abandonIfNotQueued(wctx, uuid, err)
 			return nil, err
 		}
 	}
@@ -188,7 +192,7 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
 	defer cancel()
 	if err := s.cfg.DB.Commit(mctx, s.stmts.markLogged(uuid, p)); err != nil {
-		return nil, fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err)
+		return nil, unavailableIf(fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err))
 	}
 	return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil
 }
@@ -198,12 +202,34 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 func (s *Service) append(ctx context.Context, uuid string, body []byte) (translog.Proof, error) {
 	p, err := s.cfg.Log.Append(ctx, body)
 	if err != nil {
-		if errors.Is(err, translog.ErrBusy) || errors.Is(err, translog.ErrClosed) {
-			return p, fmt.Errorf("%w: appending entry %s: %v", ErrUnavailable, uuid, err)
+		if errors.Is(err, translog.ErrBusy) || errors.Is(err, translog.ErrClosed) || errors.Is(err, translog.ErrDiverged) {
+			return p, fmt.Errorf("%w: appending entry %s: %w", ErrUnavailable, uuid, err)
 		}
 		return p, fmt.Errorf("appending entry %s: %w", uuid, err)
 	}
 	return p, nil
+}
+
+// abandonIfNotQueued marks the pending row of a leaf that the log refused
+// before queueing it (busy, closing): it will never be in the log, and the
+// same signature submitted again may take the row back. A leaf that was queued
+// may still land, so its row stays pending for Reconcile.
+func (s *Service) abandonIfNotQueued(ctx context.Context, uuid string, err error) {
+	if !errors.Is(err, translog.ErrNotQueued) {
+		return
+	}
+	if aerr := s.cfg.DB.Commit(ctx, s.stmts.abandon(uuid)); aerr != nil {
+		s.cfg.Logger.Warn("marking a refused entry abandoned", "uuid", uuid, "err", aerr)
+	}
+}
+
+// unavailableIf marks store errors that mean "try again" (a busy or closing
+// database) as ErrUnavailable.
+func unavailableIf(err error) error {
+	if errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 func (s *Service) buildBundle(env *dsse.Envelope, k trustedKey, body []byte, p translog.Proof) ([]byte, error) {

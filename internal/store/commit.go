@@ -270,6 +270,10 @@ func (c *committer) runBatch(reqs []*commitReq) (retry []*commitReq) {
 	}
 	err = tx.Commit()
 	if err != nil {
+		// SQLite may leave the transaction open after a failed COMMIT (a full
+		// disk, say); the single writer connection must not go back to the
+		// pool inside it.
+		_ = tx.Rollback()
 		err = wrapErr(fmt.Sprintf("store: committing group of %d", len(ok)), err)
 	}
 	for _, r := range ok {

@@ -38,22 +38,24 @@ func (w *waiter) finish(p Proof, err error) {
 // Errors: ErrBusy when too many Appends are in flight (retry later), ErrClosed after Close,
 // ErrDiverged once the log has stopped, or ctx's error when the caller stops waiting; in that
 // last case the entry may still be added to the log, which start-up reconciliation handles.
+// Errors that mean the leaf was never queued (so it will not appear in the log) also wrap
+// ErrNotQueued.
 func (l *Log) Append(ctx context.Context, leaf []byte) (Proof, error) {
 	if err := l.diverged(); err != nil {
-		return Proof{}, err
+		return Proof{}, fmt.Errorf("%w: %w", ErrNotQueued, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return Proof{}, fmt.Errorf("appending to log: %w", err)
+		return Proof{}, fmt.Errorf("%w: appending to log: %w", ErrNotQueued, err)
 	}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return Proof{}, ErrClosed
+		return Proof{}, fmt.Errorf("%w: %w", ErrNotQueued, ErrClosed)
 	}
 	if l.inflight.Add(1) > int64(l.cfg.PushbackMaxOutstanding) {
 		l.inflight.Add(-1)
 		l.mu.RUnlock()
-		return Proof{}, ErrBusy
+		return Proof{}, fmt.Errorf("%w: %w", ErrNotQueued, ErrBusy)
 	}
 	l.wg.Add(1)
 	// Tessera keeps the slice until the batch is written: copy it so a caller that gives up
@@ -136,6 +138,15 @@ func (l *Log) runFeeder() {
 		}
 		if len(ws) == 0 {
 			continue
+		}
+		// Once stop is closed the checkpointer may be gone: never hand it more.
+		select {
+		case <-l.stop:
+			for _, w := range ws {
+				w.finish(Proof{}, ErrClosed)
+			}
+			continue
+		default:
 		}
 		select {
 		case l.reports <- ws:

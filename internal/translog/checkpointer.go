@@ -41,6 +41,20 @@ func (l *Log) runCheckpointer() {
 				l.fillGap()
 			}
 		case <-l.stop:
+			// The feeder stops on the same signal and sends nothing after it has seen
+			// it; finish whatever it queued before.
+			<-l.feedDone
+			for {
+				select {
+				case ws := <-l.reports:
+					for _, w := range ws {
+						w.finish(Proof{}, ErrClosed)
+					}
+					continue
+				default:
+				}
+				break
+			}
 			for _, w := range l.pending {
 				w.finish(Proof{}, ErrClosed)
 			}

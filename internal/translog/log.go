@@ -30,6 +30,9 @@ var (
 	// ErrNotFound is returned when an index or tree size is beyond what the log has integrated
 	// (ReadLeaf) or published (InclusionProof, ConsistencyProof); it may appear later.
 	ErrNotFound = errors.New("translog: not (yet) in the log")
+	// ErrNotQueued is wrapped by Append errors that mean the leaf was never handed to the log
+	// (busy, closed, diverged, or a context already done): it will not appear in the log.
+	ErrNotQueued = errors.New("translog: leaf not queued")
 )
 
 // lockFileName is the per-directory lock that makes a Log the directory's only writer.
@@ -211,6 +214,11 @@ func (l *Log) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// CoveredSize is the size of the tree that this process's checkpoints cover. Every leaf
+// appended after the call gets an index at or above it, so it bounds from below where a
+// leaf queued later can land. It does no I/O.
+func (l *Log) CoveredSize() uint64 { return l.covered.Load() }
 
 // IntegratedSize returns the size of the tree Tessera has integrated on disk. It may be ahead
 // of the latest published checkpoint; use it for internal reconciliation only.

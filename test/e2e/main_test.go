@@ -179,10 +179,10 @@ func (d *daemon) stop() {
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:
-	case <-time.After(45 * time.Second):
+	case <-time.After(80 * time.Second):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		d.t.Errorf("stellad did not stop within 45s of SIGTERM")
+		d.t.Errorf("stellad did not stop within 80s of SIGTERM")
 	}
 }
 
