@@ -21,6 +21,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/urfave/cli/v2"
+	"k8s.io/klog/v2"
 
 	"github.com/stellaops/stellad/internal/api"
 	"github.com/stellaops/stellad/internal/apitype"
@@ -144,6 +145,8 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return err
 	}
 	slog.SetDefault(logger)
+	// Tessera logs through klog: send its records to the same structured log.
+	klog.SetSlogLogger(logger.With("component", "tessera"))
 	origin, err := c.resolve()
 	if err != nil {
 		return err
