@@ -119,9 +119,10 @@ type logJob struct {
 	fresh    bool            // signed here just now, so it cannot be a duplicate
 }
 
-// logSignature runs the durable part of the path: CAS, pending row, append,
-// checkpoint wait, logged row. Once the pending row is committed the work goes
-// on even if ctx ends, bounded by AppendTimeout, so that the row is settled.
+// logSignature runs the durable part of the path: the pending row with its
+// envelope, the append and its checkpoint wait, the logged row. Once the work
+// on the log has started it goes on even if ctx ends, bounded by
+// AppendTimeout, so that the row is settled.
 func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	body, err := bodyFor(j.pae, j.single.Signatures[0].Sig, j.key)
 	if err != nil {
