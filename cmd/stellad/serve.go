@@ -256,7 +256,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 
 	var ready atomic.Bool
 	srv, err := api.New(api.Config{
-		Attest: svc, Log: tlog, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
+		Attest: svc, Log: logInfo{tlog}, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
 		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger,
 	})
 	if err != nil {

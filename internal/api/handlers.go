@@ -263,7 +263,7 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 	}
 	hs, err := s.cfg.Log.ConsistencyProof(r.Context(), from, to)
 	if err != nil {
-		s.fail(w, r, badRequest(fmt.Sprintf("consistency proof %d..%d: %v", from, to, err)))
+		s.fail(w, r, err) // a size beyond the log is not_found; anything else is the server's
 		return
 	}
 	if hs == nil {

@@ -104,13 +104,18 @@ func TestAPIErrors(t *testing.T) {
 			}
 		})
 	}
-	resp, err := http.Get(d.url + "/api/v1/rekor/entries/" + strings.Repeat("ab", 32))
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []string{
+		"/api/v1/rekor/entries/" + strings.Repeat("ab", 32),
+		"/api/v1/log/proof/consistency?from=1&to=99999", // beyond the log
+	} {
+		resp, err := http.Get(d.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantError(t, resp.StatusCode, b, http.StatusNotFound, apitype.CodeNotFound)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	wantError(t, resp.StatusCode, b, http.StatusNotFound, apitype.CodeNotFound)
 }
 
 func post(t *testing.T, url string, body []byte) (int, []byte) {
