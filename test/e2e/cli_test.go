@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stellaops/stellad/internal/apitype"
 )
 
 // TestCLIAgainstDaemon drives the read side of stellactl against a real
@@ -14,6 +16,12 @@ import (
 // the exit code when the daemon is unreachable.
 func TestCLIAgainstDaemon(t *testing.T) {
 	d := startDaemon(t, t.TempDir(), nil)
+	// The appliance's memory budget when idle: 64 MiB resident.
+	var sys apitype.SystemStatus
+	getJSON(t, d.url+"/api/v1/system", &sys)
+	if sys.RSSBytes == 0 || sys.RSSBytes > 64<<20 {
+		t.Errorf("idle stellad holds %d bytes resident; the budget is 64 MiB", sys.RSSBytes)
+	}
 	s := signOne(t, d, nil) // four entries; the last is s.bundle
 
 	out := mustCtl(t, d.url, nil, "attest", "list", "--json")

@@ -84,6 +84,12 @@ func loadUntilKilled(t *testing.T, d *daemon, c int, after time.Duration) []answ
 		}(w)
 	}
 	time.Sleep(after)
+	// The appliance's memory budget under sustained signing: 256 MiB resident.
+	var sys apitype.SystemStatus
+	getJSON(t, d.url+"/api/v1/system", &sys)
+	if sys.PeakRSSBytes == 0 || sys.PeakRSSBytes > 256<<20 {
+		t.Errorf("stellad peak RSS under load is %d bytes; the budget is 256 MiB", sys.PeakRSSBytes)
+	}
 	d.kill()
 	close(stop)
 	wg.Wait()
