@@ -67,6 +67,30 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	if st.TreeSize >= 2 {
 		mustCtl(t, d.url, nil, "log", "consistency", "--from", "1", "--to", "2")
 	}
+	// A checkpoint held from an earlier bundle is proved consistent with the log now.
+	var b struct {
+		VerificationMaterial struct {
+			TlogEntries []struct {
+				InclusionProof struct {
+					Checkpoint struct {
+						Envelope string `json:"envelope"`
+					} `json:"checkpoint"`
+				} `json:"inclusionProof"`
+			} `json:"tlogEntries"`
+		} `json:"verificationMaterial"`
+	}
+	if err := json.Unmarshal(issued, &b); err != nil || len(b.VerificationMaterial.TlogEntries) != 1 {
+		t.Fatalf("reading the bundle's checkpoint: %v", err)
+	}
+	held := b.VerificationMaterial.TlogEntries[0].InclusionProof.Checkpoint.Envelope
+	heldPath := writeFile(t, filepath.Join(t.TempDir(), "held.checkpoint"), []byte(held))
+	if out := mustCtl(t, d.url, nil, "log", "consistency", "--checkpoint", heldPath); !strings.Contains(out, "consistent") {
+		t.Errorf("log consistency --checkpoint printed %q", out)
+	}
+	forged := writeFile(t, filepath.Join(t.TempDir(), "forged.checkpoint"), []byte(strings.Replace(held, "\n4\n", "\n5\n", 1)))
+	if _, errs, code := ctl(t, d.url, nil, "log", "consistency", "--checkpoint", forged); code != 1 {
+		t.Errorf("log consistency with a forged checkpoint: exit %d, want 1\n%s", code, errs)
+	}
 	keys := mustCtl(t, d.url, nil, "key", "list")
 	for _, purpose := range []string{"dsse", "checkpoint"} {
 		if !strings.Contains(keys, purpose) {
