@@ -91,6 +91,13 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	if _, errs, code := ctl(t, d.url, nil, "log", "consistency", "--checkpoint", forged); code != 1 {
 		t.Errorf("log consistency with a forged checkpoint: exit %d, want 1\n%s", code, errs)
 	}
+	// The SBOM shorthand: predicate type from the document, verified as such.
+	dir := t.TempDir()
+	sbom := writeFile(t, filepath.Join(dir, "sbom.json"), []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`))
+	sbomBundle := filepath.Join(dir, "sbom.bundle.json")
+	mustCtl(t, d.url, nil, "sign", "sbom", "--subject", s.artifact, sbom, "-o", sbomBundle)
+	mustCtl(t, "", nil, "attest", "verify", "--bundle", sbomBundle, "--trusted-root", s.trustedRoot, "--key", s.key,
+		"--predicate-type", "https://cyclonedx.org/bom", s.artifact)
 	keys := mustCtl(t, d.url, nil, "key", "list")
 	for _, purpose := range []string{"dsse", "checkpoint"} {
 		if !strings.Contains(keys, purpose) {
