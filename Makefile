@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 DATA_DIR  ?= $(CURDIR)/var
 LISTEN    ?= 127.0.0.1:8080
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 50000x
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
