@@ -110,11 +110,9 @@ func logProof(c *cli.Context) error {
 	if err != nil || len(leaf) != 32 {
 		return usageErrorf("log proof: uuid %q is not 64 hex digits (the entry's leaf hash)", uuid)
 	}
-	var trusted []byte
-	if c.IsSet("trusted-root") {
-		if trusted, err = readFile("--trusted-root", c.String("trusted-root")); err != nil {
-			return err
-		}
+	trusted, err := trustedRootFlag(c)
+	if err != nil {
+		return err
 	}
 	cl, err := daemonClient(c)
 	if err != nil {
@@ -124,10 +122,8 @@ func logProof(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetching entry %s: %w", uuid, err)
 	}
-	if trusted == nil {
-		if trusted, err = cl.TrustedRoot(c.Context); err != nil {
-			return fmt.Errorf("fetching the trusted root: %w", err)
-		}
+	if trusted, err = orDaemonTrustedRoot(c, cl, trusted); err != nil {
+		return err
 	}
 	cp, err := verifyEntryProof(trusted, leaf, e)
 	if err != nil {
@@ -248,20 +244,16 @@ func logConsistencyWith(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var trusted []byte
-	if c.IsSet("trusted-root") {
-		if trusted, err = readFile("--trusted-root", c.String("trusted-root")); err != nil {
-			return err
-		}
+	trusted, err := trustedRootFlag(c)
+	if err != nil {
+		return err
 	}
 	cl, err := daemonClient(c)
 	if err != nil {
 		return err
 	}
-	if trusted == nil {
-		if trusted, err = cl.TrustedRoot(c.Context); err != nil {
-			return fmt.Errorf("fetching the trusted root: %w", err)
-		}
+	if trusted, err = orDaemonTrustedRoot(c, cl, trusted); err != nil {
+		return err
 	}
 	old, err := verify.VerifyCheckpoint(trusted, string(oldNote))
 	if err != nil {
@@ -303,4 +295,25 @@ func logConsistencyWith(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "consistent: %s size %d -> %d\n", cur.Origin, small.Size, large.Size)
 	return nil
+}
+
+// trustedRootFlag reads --trusted-root, or returns nil when it is not set. It is
+// read before any request so that a bad file is reported as bad input.
+func trustedRootFlag(c *cli.Context) ([]byte, error) {
+	if !c.IsSet("trusted-root") {
+		return nil, nil
+	}
+	return readFile("--trusted-root", c.String("trusted-root"))
+}
+
+// orDaemonTrustedRoot returns local, or the daemon's trusted root when local is nil.
+func orDaemonTrustedRoot(c *cli.Context, cl *client.Client, local []byte) ([]byte, error) {
+	if local != nil {
+		return local, nil
+	}
+	tr, err := cl.TrustedRoot(c.Context)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the trusted root: %w", err)
+	}
+	return tr, nil
 }

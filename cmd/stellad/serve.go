@@ -210,20 +210,16 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return fmt.Errorf("opening the transparency log: %w", err)
 	}
-	logClosed := false
-	closeLog := func() {
-		if logClosed {
-			return
-		}
-		logClosed = true
-		// Its own budget: Tessera publishes a checkpoint covering every entry before it stops.
+	// Closed on every return, after the HTTP drain below (defers run last-in,
+	// first-out) and before the database, with its own budget: Tessera publishes
+	// a checkpoint covering every entry before it stops.
+	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := tlog.Close(ctx); err != nil {
 			logger.Error("closing the log", "err", err)
 		}
-	}
-	defer closeLog()
+	}()
 	trusted, err := loadTrustedKeys(c.trustedKeysDir)
 	if err != nil {
 		return err
@@ -305,7 +301,6 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err := hs.Shutdown(shCtx); err != nil {
 		logger.Error("HTTP shutdown", "err", err)
 	}
-	closeLog()
 	return nil
 }
 

@@ -150,6 +150,10 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 		subjects:      subjects,
 		envelope:      j.envJSON,
 	}
+	// The durable part goes on even if the caller goes away, so that the row
+	// is settled; AppendTimeout bounds it.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
+	defer cancel()
 	var p translog.Proof
 	if j.fresh {
 		// A signature made just now cannot be logged already: record the
@@ -157,8 +161,6 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 		// are durable. A crash in between leaves either a pending row that
 		// Reconcile settles, or a leaf that no row names and no caller was told
 		// of; never an answered entry without its row.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
-		defer cancel()
 		pending := make(chan error, 1)
 		go func() { pending <- s.cfg.DB.Commit(wctx, s.stmts.insertPending(row)) }()
 		p, err = s.append(wctx, uuid, body)
@@ -178,9 +180,6 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 			}
 			return nil, unavailableIf(fmt.Errorf("recording pending entry %s: %w", uuid, err))
 		}
-		// From here on the entry must be settled whatever the caller does.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
-		defer cancel()
 		if p, err = s.append(wctx, uuid, body); err != nil {
 			s.abandonIfNotQueued(wctx, uuid, err)
 			return nil, err
@@ -190,9 +189,7 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
-	defer cancel()
-	if err := s.cfg.DB.Commit(mctx, s.stmts.markLogged(uuid, p)); err != nil {
+	if err := s.cfg.DB.Commit(wctx, s.stmts.markLogged(uuid, p)); err != nil {
 		return nil, unavailableIf(fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err))
 	}
 	return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil

@@ -139,15 +139,6 @@ func (l *Log) runFeeder() {
 		if len(ws) == 0 {
 			continue
 		}
-		// Once stop is closed the checkpointer may be gone: never hand it more.
-		select {
-		case <-l.stop:
-			for _, w := range ws {
-				w.finish(Proof{}, ErrClosed)
-			}
-			continue
-		default:
-		}
 		select {
 		case l.reports <- ws:
 		case <-l.stop:

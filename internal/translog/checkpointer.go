@@ -41,8 +41,8 @@ func (l *Log) runCheckpointer() {
 				l.fillGap()
 			}
 		case <-l.stop:
-			// The feeder stops on the same signal and sends nothing after it has seen
-			// it; finish whatever it queued before.
+			// The feeder stops on the same signal; once it has, finish whatever it
+			// handed over that no round took.
 			<-l.feedDone
 			for {
 				select {
