@@ -33,6 +33,10 @@ var packageMap = []struct {
 	{"internal/signer", []string{"kit/dsse", "internal/keys"}}, // internal/keys for its interfaces only
 	{"internal/translog", []string{"kit/bundle"}},
 	{"internal/store", nil},
+	{"internal/authn", []string{"internal/store", "kit/..."}},
+	{"internal/entitlement", []string{"internal/store", "kit/..."}},
+	{"internal/policy", []string{"internal/store", "kit/..."}},
+	{"internal/audit", []string{"internal/store", "kit/..."}},
 	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype", "kit/..."}},
 	{"internal/api", []string{"internal/apitype", "internal/attest", "kit/..."}},
 	{"internal/apitype", nil},
