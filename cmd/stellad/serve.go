@@ -170,7 +170,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
-	keySet, err := signer.NewSet(dsseKey)
+	keySet, err := signer.NewSet(dsseKey, nil)
 	if err != nil {
 		return err
 	}

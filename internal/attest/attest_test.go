@@ -65,7 +65,7 @@ func newFixture(t testing.TB, dir string, key, logKey *ecdsa.PrivateKey, trusted
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, _ := signer.NewSet(k)
+	set, _ := signer.NewSet(k, nil)
 	logID, err := bundle.LogID("localhost", logKey.Public())
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ var packageMap = []struct {
 	{"internal/signer", []string{"kit/dsse", "internal/keys"}}, // internal/keys for its interfaces only
 	{"internal/translog", []string{"kit/bundle"}},
 	{"internal/store", nil},
+	{"internal/metrics", nil},
 	{"internal/authn", []string{"internal/store", "kit/..."}},
 	{"internal/entitlement", []string{"internal/store", "kit/..."}},
 	{"internal/policy", []string{"internal/store", "kit/..."}},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/stellaops/stellad/kit/dsse"
 )
@@ -67,22 +68,52 @@ func (k *Key) SignPAE(rand io.Reader, pae []byte) ([]byte, error) {
 	return sig, nil
 }
 
-// Set chooses the key for a request. The zero value is not usable; build one
-// with NewSet.
+// Set chooses the key for a request: a tenant (or its plan) may have a DSSE
+// key of its own, every other tenant signs with the default key. The zero
+// value is not usable; build one with NewSet. A Set is read-only once built
+// and safe for concurrent use.
 type Set struct {
-	dsse *Key
+	dsse     *Key
+	byTenant map[string]*Key
+	all      []*Key
 }
 
-// NewSet returns a Set whose every tenant signs DSSE envelopes with def.
-func NewSet(def *Key) (*Set, error) {
+// NewSet returns a Set whose tenants sign DSSE envelopes with def, except the
+// tenants named in perTenant, which sign with their own key. It refuses a nil
+// key and an empty tenant name.
+func NewSet(def *Key, perTenant map[string]*Key) (*Set, error) {
 	if def == nil {
 		return nil, errors.New("signer: no default DSSE key")
 	}
-	return &Set{dsse: def}, nil
+	s := &Set{dsse: def, byTenant: map[string]*Key{}, all: []*Key{def}}
+	seen := map[string]bool{def.KeyID(): true}
+	tenants := make([]string, 0, len(perTenant))
+	for t := range perTenant {
+		tenants = append(tenants, t)
+	}
+	slices.Sort(tenants)
+	for _, t := range tenants {
+		k := perTenant[t]
+		if t == "" || k == nil {
+			return nil, fmt.Errorf("signer: tenant key %q: empty tenant or nil key", t)
+		}
+		s.byTenant[t] = k
+		if !seen[k.KeyID()] {
+			seen[k.KeyID()] = true
+			s.all = append(s.all, k)
+		}
+	}
+	return s, nil
 }
 
 // DSSE returns the key that signs envelopes for tenant.
-func (s *Set) DSSE(tenant string) *Key { return s.dsse }
+func (s *Set) DSSE(tenant string) *Key {
+	if k, ok := s.byTenant[tenant]; ok {
+		return k
+	}
+	return s.dsse
+}
 
-// All lists every DSSE key of the set, the default first.
-func (s *Set) All() []*Key { return []*Key{s.dsse} }
+// All lists every distinct DSSE key of the set, the default first, then the
+// tenants' keys in tenant order.
+func (s *Set) All() []*Key { return slices.Clone(s.all) }
