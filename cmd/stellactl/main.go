@@ -45,10 +45,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "server", Usage: "stellad base `URL`", EnvVars: []string{"STELLAD_URL"}, Value: defaultServer},
 			&cli.DurationFlag{Name: "timeout", Usage: "per-request timeout", Value: 60 * time.Second},
-		},
+		}, connectionFlags()...),
 		Commands: []*cli.Command{
 			attestCommand(),
 			signCommand(),
