@@ -18,6 +18,7 @@ const (
 	exitBadInput     = 2
 	exitUnreachable  = 3
 	exitInternal     = 4
+	exitRefused      = 5
 )
 
 // inputError marks an error caused by the command line or the files it names.
@@ -47,7 +48,9 @@ var errVerifyFailed = errors.New("verification failed")
 // decides: verification failures 1 (and the daemon's 422 untrusted_signature),
 // bad input or usage 2 (a missing or existing key, and the daemon's other 4xx
 // answers, which say the request was wrong), the daemon unreachable 3, all else
-// (5xx answers included) 4.
+// (5xx answers included) 4, and 5 when the daemon refused the caller: 401, 403
+// (authentication, scope, tenant, entitlement, scanner release) or 429 (quota;
+// worth retrying later).
 func exitCode(err error) int {
 	var in *inputError
 	var api *client.APIError
@@ -63,6 +66,10 @@ func exitCode(err error) int {
 		return exitUnreachable
 	case errors.As(err, &api):
 		if api.Status >= 400 && api.Status < 500 {
+			switch api.Status {
+			case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+				return exitRefused
+			}
 			if api.Status == http.StatusUnprocessableEntity {
 				return exitVerifyFailed
 			}

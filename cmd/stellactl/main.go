@@ -56,6 +56,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			trustRootCommand(),
 			keyCommand(),
 			benchCommand(),
+			licenseCommand(),
+			auditCommand(),
+			scannerCommand(),
+			quotaCommand(),
 		},
 		Action: groupAction,
 		// Errors are reported and mapped to exit codes by run, never by os.Exit.
