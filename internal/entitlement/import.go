@@ -1,0 +1,101 @@
+package entitlement
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Import verifies a licence envelope and stores it. The signature is checked
+// first (ErrLicenceSignature), then the envelope's payloadType and the
+// document (ErrLicenceInvalid), then its window: a licence whose notAfter has
+// passed is refused (ErrLicenceExpired); one whose notBefore is ahead is
+// stored and becomes active then. A version of the same licence id issued
+// earlier than one already imported, or at the same issuedAt with other
+// content, is refused (ErrLicenceStale). Importing the same licence again
+// changes nothing and returns it. The rows (and Config.Audit's) are written in
+// one transaction; Check sees the licence once Import returns. actor names who
+// imported it and is required.
+func (m *Manager) Import(ctx context.Context, doc []byte, actor string) (*Licence, error) {
+	if strings.TrimSpace(actor) == "" {
+		return nil, errors.New("entitlement: importing licence: actor is required")
+	}
+	v, err := parseLicence(doc, m.keys)
+	if err != nil {
+		return nil, fmt.Errorf("entitlement: importing licence: %w", err)
+	}
+	now := m.now()
+	if !now.Before(v.NotAfter) {
+		return nil, fmt.Errorf("entitlement: importing licence %s: %w: notAfter %s", v.LicenceID, ErrLicenceExpired, v.NotAfter.UTC().Format(time.RFC3339))
+	}
+	ver := m.newVersion(v, now.UTC(), actor)
+
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	stored := false
+	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		stored, err = storeLicence(ctx, tx, ver, doc)
+		if err != nil {
+			return err
+		}
+		if m.audit != nil {
+			l := ver.Licence
+			return m.audit(tx, Event{Kind: EventLicenceImport, Actor: actor, Time: now, Licence: &l, Digest: ver.digest, Stored: stored})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("entitlement: importing licence %s: %w", v.LicenceID, err)
+	}
+	if stored {
+		m.mu.Lock()
+		m.insert(ver)
+		m.mu.Unlock()
+		m.log.Info("licence imported", "licence_id", ver.LicenceID, "issued_at", ver.IssuedAt, "plan", ver.Plan,
+			"tenants", len(ver.Tenants), "not_after", ver.NotAfter, "actor", actor)
+	}
+	l := ver.Licence
+	return &l, nil
+}
+
+// storeLicence writes a licence version unless it is already there. It
+// reports whether it wrote, and refuses a rollback with ErrLicenceStale.
+func storeLicence(ctx context.Context, tx *sql.Tx, v *version, doc []byte) (bool, error) {
+	issued := v.IssuedAt.UnixNano()
+	var digest string
+	err := tx.QueryRowContext(ctx, `SELECT digest FROM licences WHERE licence_id = ? AND issued_at_ns = ?`, v.LicenceID, issued).Scan(&digest)
+	switch {
+	case err == nil && digest == v.digest:
+		return false, nil
+	case err == nil:
+		return false, fmt.Errorf("%w: a version issued at the same time (%s) has other content", ErrLicenceStale, v.IssuedAt.UTC().Format(time.RFC3339Nano))
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, fmt.Errorf("looking up licence: %w", err)
+	}
+	var newest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(issued_at_ns) FROM licences WHERE licence_id = ?`, v.LicenceID).Scan(&newest); err != nil {
+		return false, fmt.Errorf("looking up licence: %w", err)
+	}
+	if newest.Valid && newest.Int64 > issued {
+		return false, fmt.Errorf("%w: issuedAt %s is older than the imported version's %s", ErrLicenceStale,
+			v.IssuedAt.UTC().Format(time.RFC3339Nano), time.Unix(0, newest.Int64).UTC().Format(time.RFC3339Nano))
+	}
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	if _, err := tx.ExecContext(ctx, `INSERT INTO licences
+		(licence_id, issued_at_ns, issued_at, not_before, not_after, plan, digest, envelope, imported_at, imported_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.LicenceID, issued, ts(v.IssuedAt), ts(v.NotBefore), ts(v.NotAfter), v.Plan, v.digest, doc, ts(v.importedAt), v.importedBy); err != nil {
+		return false, fmt.Errorf("storing licence: %w", err)
+	}
+	for _, t := range v.Tenants {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO licence_tenants (licence_id, issued_at_ns, tenant) VALUES (?, ?, ?)`,
+			v.LicenceID, issued, t); err != nil {
+			return false, fmt.Errorf("storing licence tenants: %w", err)
+		}
+	}
+	return true, nil
+}
