@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,7 +28,12 @@ import (
 	"github.com/stellaops/stellad/internal/api"
 	"github.com/stellaops/stellad/internal/apitype"
 	"github.com/stellaops/stellad/internal/attest"
+	"github.com/stellaops/stellad/internal/audit"
+	"github.com/stellaops/stellad/internal/authn"
+	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/keys"
+	"github.com/stellaops/stellad/internal/metrics"
+	"github.com/stellaops/stellad/internal/policy"
 	"github.com/stellaops/stellad/internal/signer"
 	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/translog"
@@ -50,6 +57,7 @@ type config struct {
 	logLevel           string
 	logFormat          string
 	debugListen        string
+	transport          transport
 }
 
 func serveCommand() *cli.Command {
@@ -60,7 +68,12 @@ func serveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dev", Usage: "development mode: create file keys under DATA/keys on first start", Destination: &c.dev, EnvVars: []string{"STELLAD_DEV"}},
 			&cli.StringFlag{Name: "data-dir", Value: "./var", Usage: "state directory (SQLite, log, CAS, dev keys)", Destination: &c.dataDir, EnvVars: []string{"STELLAD_DATA_DIR"}},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "HTTP listen address (loopback only until TLS is configured)", Destination: &c.listen, EnvVars: []string{"STELLAD_LISTEN"}},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "listen address: TLS 1.3 with --tls-cert/--tls-key, else plain HTTP on loopback in development mode only", Destination: &c.listen, EnvVars: []string{"STELLAD_LISTEN"}},
+			&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate chain of the TLS listener", Destination: &c.transport.tlsCert, EnvVars: []string{"STELLAD_TLS_CERT"}},
+			&cli.StringFlag{Name: "tls-key", Usage: "PEM private key of --tls-cert", Destination: &c.transport.tlsKey, EnvVars: []string{"STELLAD_TLS_KEY"}},
+			&cli.StringFlag{Name: "client-ca", Usage: "PEM CA bundle that verifies client certificates (mTLS; certificates are asked for, not required)", Destination: &c.transport.clientCA, EnvVars: []string{"STELLAD_CLIENT_CA"}},
+			&cli.StringFlag{Name: "admin-socket", Usage: "admin socket path, mode 0660 (default DATA/stellad.sock; \"none\" disables it)", Destination: &c.transport.adminSock, EnvVars: []string{"STELLAD_ADMIN_SOCKET"}},
+			&cli.StringFlag{Name: "admin-group", Value: "stellad", Usage: "group that owns the admin socket", Destination: &c.transport.adminGroup},
 			&cli.StringFlag{Name: "public-url", Usage: "the log's public base URL; its host is the checkpoint origin (default http://localhost:PORT)", Destination: &c.publicURL, EnvVars: []string{"STELLAD_PUBLIC_URL"}},
 			&cli.StringFlag{Name: "signing-key", Usage: "DSSE signing key URI (file:... or pkcs11:...; default file:DATA/keys/signing.pem)", Destination: &c.signingKey, EnvVars: []string{"STELLAD_SIGNING_KEY"}},
 			&cli.StringFlag{Name: "log-key", Usage: "checkpoint key URI (default file:DATA/keys/log.pem)", Destination: &c.logKey, EnvVars: []string{"STELLAD_LOG_KEY"}},
@@ -100,16 +113,17 @@ func newLogger(c config, w interface{ Write([]byte) (int, error) }) (*slog.Logge
 
 // resolve fills defaults that depend on other settings and validates.
 func (c *config) resolve() (origin string, err error) {
-	host, port, err := net.SplitHostPort(c.listen)
-	if err != nil {
-		return "", configErrorf("--listen %q: %v", c.listen, err)
+	c.transport.listen = c.listen
+	if err := c.transport.check(c.dev); err != nil {
+		return "", err
 	}
-	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", configErrorf("--listen %q: plain HTTP is served on loopback only (TLS listeners are not configured)", c.listen)
-	}
+	_, port, _ := net.SplitHostPort(c.listen)
 	if c.publicURL == "" {
-		c.publicURL = "http://localhost:" + port
+		scheme := "http"
+		if c.transport.tlsCert != "" {
+			scheme = "https"
+		}
+		c.publicURL = scheme + "://localhost:" + port
 	}
 	u, err := url.Parse(c.publicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Path != "" && u.Path != "/" {
@@ -129,6 +143,12 @@ func (c *config) resolve() (origin string, err error) {
 	}
 	if c.signingKey == c.logKey {
 		return "", configErrorf("--signing-key and --log-key name the same key %s: the log needs a key of its own", c.signingKey)
+	}
+	switch c.transport.adminSock {
+	case "":
+		c.transport.adminSock = filepath.Join(c.dataDir, "stellad.sock")
+	case "none":
+		c.transport.adminSock = ""
 	}
 	if c.trustedKeysDir == "" {
 		c.trustedKeysDir = filepath.Join(c.dataDir, "trusted-keys")
@@ -188,7 +208,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return fmt.Errorf("checkpoint verifier for origin %q: %w", origin, err)
 	}
 
-	db, err := store.Open(ctx, store.Config{Path: filepath.Join(c.dataDir, "stellad.db"), Migrations: attest.Migrations(), Logger: logger})
+	db, err := store.Open(ctx, store.Config{Path: filepath.Join(c.dataDir, "stellad.db"), Migrations: migrations(), Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -250,17 +270,30 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return err
 	}
 
+	mx := metrics.New()
 	var ready atomic.Bool
 	srv, err := api.New(api.Config{
 		Attest: svc, Log: logInfo{tlog}, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
-		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger,
+		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger, Metrics: mx.Handler(),
 	})
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := c.transport.tlsConfig()
 	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return configErrorf("listening on %s: %v", c.listen, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	adminLn, _, err := c.transport.listenAdmin(logger)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	hs := &http.Server{
 		Handler:           srv,
@@ -276,10 +309,15 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 			return err
 		}
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- hs.Serve(ln) }()
+	var as *http.Server
+	if adminLn != nil {
+		as = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog, ConnContext: api.WithUnixConn}
+		go func() { serveErr <- as.Serve(adminLn) }()
+	}
 	ready.Store(true)
-	logger.Info("serving", "listen", ln.Addr().String(), "public_url", c.publicURL, "origin", origin,
+	logger.Info("serving", "listen", ln.Addr().String(), "tls", tlsCfg != nil, "admin_socket", c.transport.adminSock, "public_url", c.publicURL, "origin", origin,
 		"data_dir", c.dataDir, "signing_key", signingKey.URI(), "log_key", logKey.URI(), "dev", c.dev)
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		logger.Warn("systemd notify failed", "err", err)
@@ -300,6 +338,12 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	defer cancel()
 	if err := hs.Shutdown(shCtx); err != nil {
 		logger.Error("HTTP shutdown", "err", err)
+	}
+	if as != nil {
+		if err := as.Shutdown(shCtx); err != nil {
+			logger.Error("admin socket shutdown", "err", err)
+		}
+		_ = os.Remove(c.transport.adminSock)
 	}
 	return nil
 }
@@ -372,4 +416,9 @@ func loadTrustedKeys(dir string) ([]crypto.PublicKey, error) {
 		out = append(out, pub)
 	}
 	return out, nil
+}
+
+// migrations is the schema of every domain; each owns fixed version numbers.
+func migrations() []store.Migration {
+	return slices.Concat(attest.Migrations(), authn.Migrations(), entitlement.Migrations(), audit.Migrations(), policy.Migrations())
 }

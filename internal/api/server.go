@@ -46,6 +46,8 @@ type Config struct {
 	Ready        func() bool
 	System       func() apitype.SystemStatus
 	MaxBodyBytes int64 // default 1 MiB
+	// Metrics serves GET /metrics (Prometheus); nil leaves the route out.
+	Metrics http.Handler
 	Logger       *slog.Logger
 }
 
@@ -88,6 +90,9 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v2/", http.StripPrefix("/api/v2", s.cfg.Log.Handler()))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok\n") })
 	m.HandleFunc("GET /readyz", s.handleReady)
+	if s.cfg.Metrics != nil {
+		m.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &apiError{status: http.StatusNotFound, code: apitype.CodeNotFound,
 			msg: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
