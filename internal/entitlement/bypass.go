@@ -18,7 +18,8 @@ const maxReason = 1024
 // bypass row (and Config.Audit's) is written in one transaction; the returned
 // Bypass carries what an audit row needs. Bypasses cannot be shortened or
 // revoked; a later one with a later end extends the cover.
-func (m *Manager) Bypass(ctx context.Context, reason, actor string, d time.Duration) (Bypass, error) {
+// Audit hooks run after Config.Audit in the same transaction.
+func (m *Manager) Bypass(ctx context.Context, reason, actor string, d time.Duration, audit ...func(*sql.Tx, Event) error) (Bypass, error) {
 	reason = strings.TrimSpace(reason)
 	switch {
 	case reason == "":
@@ -44,11 +45,8 @@ func (m *Manager) Bypass(ctx context.Context, reason, actor string, d time.Durat
 		if b.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("storing bypass: %w", err)
 		}
-		if m.audit != nil {
-			c := b
-			return m.audit(tx, Event{Kind: EventBypass, Actor: actor, Time: now, Bypass: &c})
-		}
-		return nil
+		c := b
+		return m.runAudit(tx, Event{Kind: EventBypass, Actor: actor, Time: now, Bypass: &c}, audit)
 	})
 	if err != nil {
 		return Bypass{}, fmt.Errorf("entitlement: bypass: %w", err)

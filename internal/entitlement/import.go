@@ -18,8 +18,9 @@ import (
 // content, is refused (ErrLicenceStale). Importing the same licence again
 // changes nothing and returns it. The rows (and Config.Audit's) are written in
 // one transaction; Check sees the licence once Import returns. actor names who
-// imported it and is required.
-func (m *Manager) Import(ctx context.Context, doc []byte, actor string) (*Licence, error) {
+// imported it and is required. Each audit hook runs after Config.Audit in the
+// same transaction (the caller's audit row for this request).
+func (m *Manager) Import(ctx context.Context, doc []byte, actor string, audit ...func(*sql.Tx, Event) error) (*Licence, error) {
 	if strings.TrimSpace(actor) == "" {
 		return nil, errors.New("entitlement: importing licence: actor is required")
 	}
@@ -42,11 +43,8 @@ func (m *Manager) Import(ctx context.Context, doc []byte, actor string) (*Licenc
 		if err != nil {
 			return err
 		}
-		if m.audit != nil {
-			l := ver.Licence
-			return m.audit(tx, Event{Kind: EventLicenceImport, Actor: actor, Time: now, Licence: &l, Digest: ver.digest, Stored: stored})
-		}
-		return nil
+		l := ver.Licence
+		return m.runAudit(tx, Event{Kind: EventLicenceImport, Actor: actor, Time: now, Licence: &l, Digest: ver.digest, Stored: stored}, audit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("entitlement: importing licence %s: %w", v.LicenceID, err)

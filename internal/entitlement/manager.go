@@ -534,3 +534,19 @@ func (m *Manager) Status(ctx context.Context) (Status, error) {
 	}
 	return st, nil
 }
+
+// runAudit runs Config.Audit and then the call's own audit hooks inside tx;
+// the first error rolls the change back.
+func (m *Manager) runAudit(tx *sql.Tx, e Event, hooks []func(*sql.Tx, Event) error) error {
+	if m.audit != nil {
+		if err := m.audit(tx, e); err != nil {
+			return err
+		}
+	}
+	for _, h := range hooks {
+		if err := h(tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
