@@ -18,6 +18,7 @@ import (
 
 	"github.com/stellaops/stellad/internal/signer"
 	"github.com/stellaops/stellad/internal/store"
+	"github.com/stellaops/stellad/internal/store/storetest"
 	"github.com/stellaops/stellad/internal/translog"
 	"github.com/stellaops/stellad/kit/bundle"
 	"github.com/stellaops/stellad/kit/dsse"
@@ -57,7 +58,7 @@ func newFixture(t testing.TB, dir string, key, logKey *ecdsa.PrivateKey, trusted
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.db, err = store.Open(ctx, store.Config{Path: filepath.Join(dir, "stellad.db"), Migrations: Migrations()})
+	f.db, err = store.Open(ctx, store.Config{Path: filepath.Join(dir, "stellad.db"), Migrations: storetest.Padded(Migrations()...)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ type pendingRow struct {
 
 // statements are the hot path's writes, prepared once (store.DB.Prepare).
 type statements struct {
-	qInsertEnvelope, qInsertPending, qAbandon, qInsertSubject, qInsertCheckpoint, qMarkLogged *store.Stmt
+	qInsertPending, qInsertLogged, qInsertBlob, qAbandon, qInsertSubject, qInsertCheckpoint, qMarkLogged, qSetProof *store.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
@@ -45,18 +45,22 @@ func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
 		s **store.Stmt
 		q string
 	}{
-		{&st.qInsertEnvelope, `INSERT OR IGNORE INTO envelopes (sha256, data) VALUES (?, ?)`},
 		// A request whose leaf never reached the log was abandoned; the same
 		// signature submitted again takes its row back.
 		{&st.qInsertPending, `INSERT INTO entries (uuid, state, min_index, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
 			VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (uuid) DO UPDATE SET state = 'pending', min_index = excluded.min_index, envelope_sha256 = excluded.envelope_sha256,
 				sig_index = excluded.sig_index, tenant = excluded.tenant, created_at = excluded.created_at
-			WHERE entries.state = 'abandoned'`},
+			WHERE entries.state = 'abandoned'
+			RETURNING id`},
+		{&st.qInsertLogged, `INSERT INTO entries (uuid, state, log_index, min_index, tree_size, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
+			VALUES (?, 'logged', ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.qInsertBlob, `INSERT OR REPLACE INTO entry_blobs (entry_id, envelope, proof) VALUES (?, ?, ?)`},
 		{&st.qAbandon, `UPDATE entries SET state = 'abandoned' WHERE uuid = ? AND state = 'pending'`},
-		{&st.qInsertSubject, `INSERT OR IGNORE INTO entry_subjects (uuid, name, algorithm, digest) VALUES (?, ?, ?, ?)`},
+		{&st.qInsertSubject, `INSERT OR IGNORE INTO entry_subjects (entry_id, algorithm, digest, name) VALUES (?, ?, ?, ?)`},
 		{&st.qInsertCheckpoint, `INSERT OR IGNORE INTO checkpoints (tree_size, note) VALUES (?, ?)`},
-		{&st.qMarkLogged, `UPDATE entries SET state = 'logged', log_index = ?, tree_size = ?, proof = ? WHERE uuid = ?`},
+		{&st.qMarkLogged, `UPDATE entries SET state = 'logged', log_index = ?, tree_size = ? WHERE uuid = ? RETURNING id`},
+		{&st.qSetProof, `UPDATE entry_blobs SET proof = ? WHERE entry_id = ?`},
 	} {
 		stmt, err := db.Prepare(ctx, p.q)
 		if err != nil {
@@ -67,31 +71,63 @@ func prepareStatements(ctx context.Context, db *store.DB) (*statements, error) {
 	return &st, nil
 }
 
-// insertPending records r as pending; it fails with errDuplicate when the
-// uuid exists already.
+// insertPending records r as pending with its envelope; it fails with
+// errDuplicate when the uuid exists already (and was not abandoned).
 func (st *statements) insertPending(r pendingRow) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
-		if _, err := st.qInsertEnvelope.Exec(tx, r.envelopeSHA, r.envelope); err != nil {
-			return err
+		var id int64
+		err := st.qInsertPending.QueryRow(tx, r.uuid, int64(r.minIndex), r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errDuplicate
 		}
-		res, err := st.qInsertPending.Exec(tx, r.uuid, int64(r.minIndex), r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if _, err := st.qInsertBlob.Exec(tx, id, r.envelope, nil); err != nil {
 			return err
-		} else if n == 0 {
-			return errDuplicate
 		}
-		for _, sub := range r.subjects {
-			for alg, d := range sub.Digest {
-				if _, err := st.qInsertSubject.Exec(tx, r.uuid, sub.Name, alg, strings.ToLower(d)); err != nil {
-					return err
-				}
+		return st.insertSubjects(tx, id, r)
+	}
+}
+
+// insertLogged records a fresh signature's complete row at once: its
+// envelope, subjects, index, issued proof and, when withCheckpoint is set, the
+// checkpoint that proof is against (the caller clears it once a committed
+// transaction holds that checkpoint). Every write appends (the row, its blobs
+// and subjects are keyed by the new row's integer id) except the uuid and
+// subject digest indexes.
+func (st *statements) insertLogged(r pendingRow, p translog.Proof, withCheckpoint bool) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		if withCheckpoint {
+			if _, err := st.qInsertCheckpoint.Exec(tx, int64(p.TreeSize), string(p.Checkpoint)); err != nil {
+				return err
 			}
 		}
-		return nil
+		res, err := st.qInsertLogged.Exec(tx, r.uuid, int64(p.Index), int64(r.minIndex), int64(p.TreeSize),
+			r.envelopeSHA, r.sigIndex, r.keyID, r.predicateType, r.tenant, r.createdAt)
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if _, err := st.qInsertBlob.Exec(tx, id, r.envelope, joinHashes(p.Hashes)); err != nil {
+			return err
+		}
+		return st.insertSubjects(tx, id, r)
 	}
+}
+
+func (st *statements) insertSubjects(tx *sql.Tx, id int64, r pendingRow) error {
+	for _, sub := range r.subjects {
+		for alg, d := range sub.Digest {
+			if _, err := st.qInsertSubject.Exec(tx, id, alg, strings.ToLower(d), sub.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // abandon marks a pending entry whose leaf never reached the log.
@@ -109,16 +145,16 @@ func (st *statements) markLogged(uuid string, p translog.Proof) func(*sql.Tx) er
 		if _, err := st.qInsertCheckpoint.Exec(tx, int64(p.TreeSize), string(p.Checkpoint)); err != nil {
 			return err
 		}
-		res, err := st.qMarkLogged.Exec(tx, int64(p.Index), int64(p.TreeSize), joinHashes(p.Hashes), uuid)
+		var id int64
+		err := st.qMarkLogged.QueryRow(tx, int64(p.Index), int64(p.TreeSize), uuid).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("entry %s vanished before it was logged", uuid)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return fmt.Errorf("entry %s vanished before it was logged", uuid)
-		}
-		return nil
+		_, err = st.qSetProof.Exec(tx, joinHashes(p.Hashes), id)
+		return err
 	}
 }
 
@@ -153,7 +189,7 @@ type storedEntry struct {
 }
 
 const entryColumns = `e.uuid, e.state, e.envelope_sha256, e.predicate_type, e.tenant, e.key_id, e.created_at, e.sig_index,
-	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(e.proof, x''), COALESCE(c.note, ''), k.public_key, v.data`
+	COALESCE(e.log_index, -1), COALESCE(e.tree_size, -1), COALESCE(b.proof, x''), COALESCE(c.note, ''), k.public_key, b.envelope`
 
 func scanEntry(sc interface{ Scan(...any) error }) (*storedEntry, error) {
 	var e storedEntry
@@ -168,7 +204,7 @@ func scanEntry(sc interface{ Scan(...any) error }) (*storedEntry, error) {
 func (s *Service) loadEntry(ctx context.Context, uuid string) (*storedEntry, error) {
 	row := s.cfg.DB.Read().QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries e
 		JOIN signing_keys k ON k.key_id = e.key_id
-		JOIN envelopes v ON v.sha256 = e.envelope_sha256
+		JOIN entry_blobs b ON b.entry_id = e.id
 		LEFT JOIN checkpoints c ON c.tree_size = e.tree_size
 		WHERE e.uuid = ?`, uuid)
 	e, err := scanEntry(row)

@@ -61,25 +61,27 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, bool, error
 		if !ok || alg == "" || d == "" {
 			return nil, false, fmt.Errorf("%w: subject %q is not ALG:HEX", ErrInvalidRequest, q.SubjectDigest)
 		}
-		where = append(where, "EXISTS (SELECT 1 FROM entry_subjects s WHERE s.uuid = e.uuid AND s.algorithm = ? AND s.digest = ?)")
+		where = append(where, "EXISTS (SELECT 1 FROM entry_subjects s WHERE s.entry_id = e.id AND s.algorithm = ? AND s.digest = ?)")
 		args = append(args, strings.ToLower(alg), strings.ToLower(d))
 	}
 	args = append(args, limit+1)
-	rows, err := s.cfg.DB.Read().QueryContext(ctx, `SELECT e.uuid, e.log_index, e.envelope_sha256, e.predicate_type, e.tenant,
+	rows, err := s.cfg.DB.Read().QueryContext(ctx, `SELECT e.id, e.uuid, e.log_index, e.envelope_sha256, e.predicate_type, e.tenant,
 		e.key_id, e.created_at FROM entries e WHERE `+strings.Join(where, " AND ")+` ORDER BY e.log_index LIMIT ?`, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("listing entries: %w", err)
 	}
 	defer rows.Close()
 	var out []Summary
+	var ids []int64
 	for rows.Next() {
 		var sm Summary
-		var idx int64
-		if err := rows.Scan(&sm.UUID, &idx, &sm.EnvelopeSHA256, &sm.PredicateType, &sm.Tenant, &sm.KeyID, &sm.CreatedAt); err != nil {
+		var id, idx int64
+		if err := rows.Scan(&id, &sm.UUID, &idx, &sm.EnvelopeSHA256, &sm.PredicateType, &sm.Tenant, &sm.KeyID, &sm.CreatedAt); err != nil {
 			return nil, false, fmt.Errorf("listing entries: %w", err)
 		}
 		sm.Index = uint64(idx)
 		out = append(out, sm)
+		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("listing entries: %w", err)
@@ -89,7 +91,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, bool, error
 		out = out[:limit]
 	}
 	for i := range out {
-		subs, err := s.subjects(ctx, out[i].UUID)
+		subs, err := s.subjects(ctx, ids[i], out[i].UUID)
 		if err != nil {
 			return nil, false, err
 		}
@@ -98,9 +100,9 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, bool, error
 	return out, more, nil
 }
 
-func (s *Service) subjects(ctx context.Context, uuid string) ([]Subject, error) {
+func (s *Service) subjects(ctx context.Context, id int64, uuid string) ([]Subject, error) {
 	rows, err := s.cfg.DB.Read().QueryContext(ctx,
-		`SELECT name, algorithm, digest FROM entry_subjects WHERE uuid = ? ORDER BY name, algorithm, digest`, uuid)
+		`SELECT name, algorithm, digest FROM entry_subjects WHERE entry_id = ? ORDER BY name, algorithm, digest`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading subjects of %s: %w", uuid, err)
 	}

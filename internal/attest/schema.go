@@ -69,5 +69,67 @@ CREATE TABLE log_keys (
 	start      TEXT NOT NULL               -- RFC 3339, UTC
 ) STRICT;
 `,
+	}, {
+		// Version 7 (2-6 belong to other domains) makes a logged signature one
+		// narrow insert: entries get an integer key, so that the envelope and
+		// the proof (a separate table keyed by it) and the subjects (keyed by
+		// it first) are appended in order instead of landing on random pages
+		// of indexes keyed by hashes. Only two indexes stay keyed by a hash:
+		// the uuid (GET by uuid) and the subject digest (list by subject).
+		// The content-addressed envelopes table goes: envelopes are unique
+		// per signature made here, and their SHA-256 stays in the entry row
+		// (checked on every read).
+		Version: 7,
+		Name:    "attest: entries keyed by integer, blobs apart",
+		SQL: `
+PRAGMA defer_foreign_keys = ON;
+CREATE TABLE entries_v7 (
+	id              INTEGER PRIMARY KEY,   -- in insertion order; the key of entry_blobs and entry_subjects
+	uuid            TEXT NOT NULL UNIQUE,  -- hex RFC 6962 leaf hash of the hashedrekord body
+	state           TEXT NOT NULL CHECK (state IN ('pending', 'logged', 'abandoned')),
+	log_index       INTEGER UNIQUE,
+	min_index       INTEGER NOT NULL,      -- the log's size when the request was recorded: its leaf, if any, is at or above
+	tree_size       INTEGER,               -- size of the checkpoint the issued proof is against
+	envelope_sha256 TEXT NOT NULL,         -- lower-case hex SHA-256 of entry_blobs.envelope
+	sig_index       INTEGER NOT NULL,      -- which signature of that envelope this entry logs
+	key_id          TEXT NOT NULL REFERENCES signing_keys(key_id),
+	predicate_type  TEXT NOT NULL,
+	tenant          TEXT NOT NULL,
+	created_at      TEXT NOT NULL,         -- RFC 3339, UTC
+	CHECK (state <> 'logged' OR (log_index IS NOT NULL AND tree_size IS NOT NULL))
+) STRICT;
+INSERT INTO entries_v7 (uuid, state, log_index, min_index, tree_size, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at)
+	SELECT uuid, state, log_index, min_index, tree_size, envelope_sha256, sig_index, key_id, predicate_type, tenant, created_at
+	FROM entries ORDER BY rowid;
+
+-- The envelope, verbatim, and the issued inclusion proof of each entry.
+CREATE TABLE entry_blobs (
+	entry_id INTEGER PRIMARY KEY REFERENCES entries_v7(id) ON DELETE CASCADE,
+	envelope BLOB NOT NULL,
+	proof    BLOB                          -- concatenated 32-byte hashes; NULL while pending
+) STRICT;
+INSERT INTO entry_blobs (entry_id, envelope, proof)
+	SELECT n.id, v.data, e.proof FROM entries e JOIN entries_v7 n ON n.uuid = e.uuid JOIN envelopes v ON v.sha256 = e.envelope_sha256;
+
+CREATE TABLE entry_subjects_v7 (
+	entry_id  INTEGER NOT NULL REFERENCES entries_v7(id) ON DELETE CASCADE,
+	algorithm TEXT NOT NULL,
+	digest    TEXT NOT NULL,               -- lower-case hex
+	name      TEXT NOT NULL,
+	PRIMARY KEY (entry_id, algorithm, digest, name)
+) STRICT, WITHOUT ROWID;
+INSERT INTO entry_subjects_v7 (entry_id, algorithm, digest, name)
+	SELECT n.id, s.algorithm, s.digest, s.name FROM entry_subjects s JOIN entries_v7 n ON n.uuid = s.uuid;
+
+DROP TABLE entry_subjects;
+DROP TABLE entries;
+DROP TABLE envelopes;
+ALTER TABLE entries_v7 RENAME TO entries;
+ALTER TABLE entry_subjects_v7 RENAME TO entry_subjects;
+CREATE INDEX entries_state ON entries(state) WHERE state = 'pending';
+CREATE INDEX entries_tenant_index ON entries(tenant, log_index);
+CREATE INDEX entries_predicate ON entries(predicate_type, log_index);
+CREATE INDEX entry_subjects_digest ON entry_subjects(algorithm, digest);
+`,
 	}}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/stellaops/stellad/internal/signer"
@@ -62,6 +63,9 @@ type Service struct {
 	stmts   *statements
 	own     map[string]trustedKey // the appliance's DSSE keys by key id
 	trusted []trustedKey          // own keys first, then Config.TrustedKeys
+	// checkpointStored is the largest tree size whose checkpoint a committed
+	// transaction of this process holds (checkpoints are never deleted).
+	checkpointStored atomic.Uint64
 }
 
 // trustedKey is a public key with what log entries and bundles need of it.

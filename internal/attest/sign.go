@@ -42,13 +42,9 @@ type Issued struct {
 // signature and returns its bundle. Errors wrap ErrInvalidRequest or
 // ErrInvalidStatement for bad input and ErrUnavailable when the log pushes back.
 func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
-	payload, err := statementPayload(req)
+	payload, st, err := statementPayload(req)
 	if err != nil {
 		return nil, err
-	}
-	st, err := dsse.ParseStatement(payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidStatement, err)
 	}
 	tenant := s.tenant(req.Tenant)
 	key := s.cfg.Keys.DSSE(tenant)
@@ -80,24 +76,31 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
 	})
 }
 
-func statementPayload(req SignRequest) ([]byte, error) {
+// statementPayload returns the statement to sign and what the index needs of
+// it. A verbatim statement is parsed and validated; one built from parts is
+// not parsed again (dsse.NewStatement's output passes ParseStatement).
+func statementPayload(req SignRequest) ([]byte, *dsse.Statement, error) {
 	if len(req.Statement) > 0 {
 		if len(req.Subjects) > 0 || req.PredicateType != "" || len(req.Predicate) > 0 {
-			return nil, fmt.Errorf("%w: give either statement or subjects/predicateType/predicate, not both", ErrInvalidRequest)
+			return nil, nil, fmt.Errorf("%w: give either statement or subjects/predicateType/predicate, not both", ErrInvalidRequest)
 		}
-		return req.Statement, nil
+		st, err := dsse.ParseStatement(req.Statement)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrInvalidStatement, err)
+		}
+		return req.Statement, st, nil
 	}
 	if len(req.Subjects) == 0 {
-		return nil, fmt.Errorf("%w: subjects: at least one subject is required", ErrInvalidRequest)
+		return nil, nil, fmt.Errorf("%w: subjects: at least one subject is required", ErrInvalidRequest)
 	}
 	if req.PredicateType == "" {
-		return nil, fmt.Errorf("%w: predicateType is required", ErrInvalidRequest)
+		return nil, nil, fmt.Errorf("%w: predicateType is required", ErrInvalidRequest)
 	}
 	payload, err := dsse.NewStatement(req.Subjects, req.PredicateType, req.Predicate)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidStatement, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidStatement, err)
 	}
-	return payload, nil
+	return payload, &dsse.Statement{Type: dsse.StatementTypeV1, Subject: req.Subjects, PredicateType: req.PredicateType, Predicate: req.Predicate}, nil
 }
 
 func (s *Service) tenant(t string) string {
@@ -119,8 +122,9 @@ type logJob struct {
 	fresh    bool            // signed here just now, so it cannot be a duplicate
 }
 
-// logSignature runs the durable part of the path: the pending row with its
-// envelope, the append and its checkpoint wait, the logged row. Once the work
+// logSignature runs the durable part of the path. A fresh signature is
+// appended and then recorded once, complete; a submitted one gets a pending
+// row (which dedupes), the append, and the logged row. Once the work
 // on the log has started it goes on even if ctx ends, bounded by
 // AppendTimeout, so that the row is settled.
 func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
@@ -156,34 +160,45 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	defer cancel()
 	var p translog.Proof
 	if j.fresh {
-		// A signature made just now cannot be logged already: record the
-		// pending row and append at the same time, and answer only when both
-		// are durable. A crash in between leaves either a pending row that
-		// Reconcile settles, or a leaf that no row names and no caller was told
-		// of; never an answered entry without its row.
-		pending := make(chan error, 1)
-		go func() { pending <- s.cfg.DB.Commit(wctx, s.stmts.insertPending(row)) }()
-		p, err = s.append(wctx, uuid, body)
-		if perr := <-pending; perr != nil {
-			return nil, unavailableIf(fmt.Errorf("recording pending entry %s: %w", uuid, perr))
-		}
-		if err != nil {
-			s.abandonIfNotQueued(wctx, uuid, err)
-			return nil, err
-		}
-	} else {
-		// A submitted envelope may have been logged before: the pending row,
-		// whose uuid is unique, decides before anything is appended.
-		if err := s.cfg.DB.Commit(ctx, s.stmts.insertPending(row)); err != nil {
-			if errors.Is(err, errDuplicate) {
-				return s.existing(ctx, uuid)
-			}
-			return nil, unavailableIf(fmt.Errorf("recording pending entry %s: %w", uuid, err))
-		}
+		// A signature made just now cannot be logged already: append first,
+		// then record the complete row (index, proof, checkpoint) in one group
+		// commit, and answer only when it is durable. A crash in between
+		// leaves a leaf that no row names and no caller was told of (as a
+		// crash before any row would); never an answered entry without its row.
 		if p, err = s.append(wctx, uuid, body); err != nil {
-			s.abandonIfNotQueued(wctx, uuid, err)
 			return nil, err
 		}
+		b, err := s.buildBundle(j.single, j.key, body, p)
+		if err != nil {
+			return nil, err
+		}
+		// The entries of one round share its checkpoint: once a commit that
+		// holds it is durable, the others need not insert it again.
+		withCheckpoint := s.checkpointStored.Load() != p.TreeSize
+		if err := s.cfg.DB.Commit(wctx, s.stmts.insertLogged(row, p, withCheckpoint)); err != nil {
+			return nil, unavailableIf(fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err))
+		}
+		if withCheckpoint {
+			for {
+				old := s.checkpointStored.Load()
+				if old >= p.TreeSize || s.checkpointStored.CompareAndSwap(old, p.TreeSize) {
+					break
+				}
+			}
+		}
+		return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil
+	}
+	// A submitted envelope may have been logged before: the pending row,
+	// whose uuid is unique, decides before anything is appended.
+	if err := s.cfg.DB.Commit(ctx, s.stmts.insertPending(row)); err != nil {
+		if errors.Is(err, errDuplicate) {
+			return s.existing(ctx, uuid)
+		}
+		return nil, unavailableIf(fmt.Errorf("recording pending entry %s: %w", uuid, err))
+	}
+	if p, err = s.append(wctx, uuid, body); err != nil {
+		s.abandonIfNotQueued(wctx, uuid, err)
+		return nil, err
 	}
 	b, err := s.buildBundle(j.single, j.key, body, p)
 	if err != nil {

@@ -28,3 +28,9 @@ func (db *DB) Prepare(ctx context.Context, query string) (*Stmt, error) {
 func (s *Stmt) Exec(tx *sql.Tx, args ...any) (sql.Result, error) {
 	return tx.Stmt(s.s).Exec(args...)
 }
+
+// QueryRow runs the statement (typically one with a RETURNING clause) with
+// args inside tx, a transaction of this DB, and returns its first row.
+func (s *Stmt) QueryRow(tx *sql.Tx, args ...any) *sql.Row {
+	return tx.Stmt(s.s).QueryRow(args...)
+}
