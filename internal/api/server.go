@@ -48,7 +48,7 @@ type Config struct {
 	MaxBodyBytes int64 // default 1 MiB
 	// Metrics serves GET /metrics (Prometheus); nil leaves the route out.
 	Metrics http.Handler
-	Logger       *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Server is an http.Handler for the whole API.
