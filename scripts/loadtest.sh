@@ -18,4 +18,7 @@ for _ in $(seq 1 100); do
 done
 idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 echo "stellad idle RSS: $((idle / 1024)) MiB"
+# Development mode wrote a token for the local user and its DPoP key: every request is authenticated,
+# entitled and audited as in production.
+export STELLAD_TOKEN_FILE="$data/dev/token" STELLAD_DPOP_KEY="$data/dev/dpop-key.pem"
 "$here/bin/stellactl" --server "http://127.0.0.1:$port" bench sign -n "$n" -c "$c" --verify-sample 20

@@ -31,6 +31,7 @@ func attestCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "subject", Usage: "subject `FILE` (repeatable; digest = SHA-256, name = base name)"},
 					&cli.StringFlag{Name: "statement", Usage: "complete in-toto statement `FILE` (instead of --predicate-type/--predicate/--subject)"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
+					scannerDigestFlag(),
 				},
 				Action: attestSign,
 			},
@@ -147,6 +148,7 @@ func attestSign(c *cli.Context) error {
 // signAndWrite sends req, writes the bundle verbatim (0644, atomically) to
 // --output and prints the uuid and log index.
 func signAndWrite(c *cli.Context, req apitype.SignRequest) error {
+	req.ScannerDigest = c.String("scanner-digest")
 	cl, err := daemonClient(c)
 	if err != nil {
 		return err
@@ -306,4 +308,10 @@ func attestFetch(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "uuid: %s\nlog index: %d\nbundle: %s\n", e.UUID, e.Index, c.String("output"))
 	return nil
+}
+
+// scannerDigestFlag names the scanner image whose output is signed: SBOMs and
+// scan reports are signed only for trusted scanner releases.
+func scannerDigestFlag() cli.Flag {
+	return &cli.StringFlag{Name: "scanner-digest", Usage: "`sha256:HEX` digest of the scanner image that produced the SBOM or report", EnvVars: []string{"STELLAD_SCANNER_DIGEST"}}
 }

@@ -86,44 +86,54 @@ func (t transport) tlsConfig() (*tls.Config, error) {
 // group exists (a missing group is logged, and the socket stays the owner's
 // alone). A stale socket file from a previous run is removed first; any other
 // file at that path is refused.
-func (t transport) listenAdmin(logger *slog.Logger) (net.Listener, int, error) {
+func (t transport) listenAdmin(gid int) (net.Listener, error) {
 	if t.adminSock == "" {
-		return nil, -1, nil
+		return nil, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(t.adminSock), 0o750); err != nil {
-		return nil, -1, fmt.Errorf("creating the admin socket's directory: %w", err)
+		return nil, fmt.Errorf("creating the admin socket's directory: %w", err)
 	}
 	if fi, err := os.Lstat(t.adminSock); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, -1, configErrorf("--admin-socket %s exists and is not a socket", t.adminSock)
+			return nil, configErrorf("--admin-socket %s exists and is not a socket", t.adminSock)
 		}
 		if err := os.Remove(t.adminSock); err != nil {
-			return nil, -1, fmt.Errorf("removing the stale admin socket: %w", err)
+			return nil, fmt.Errorf("removing the stale admin socket: %w", err)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, -1, fmt.Errorf("admin socket %s: %w", t.adminSock, err)
+		return nil, fmt.Errorf("admin socket %s: %w", t.adminSock, err)
 	}
 	ln, err := net.Listen("unix", t.adminSock)
 	if err != nil {
-		return nil, -1, configErrorf("listening on the admin socket %s: %v", t.adminSock, err)
-	}
-	gid := -1
-	if t.adminGroup != "" {
-		if g, err := user.LookupGroup(t.adminGroup); err == nil {
-			gid, _ = strconv.Atoi(g.Gid)
-		} else {
-			logger.Warn("admin group not found; the admin socket is reachable by its owner only", "group", t.adminGroup)
-		}
+		return nil, configErrorf("listening on the admin socket %s: %v", t.adminSock, err)
 	}
 	if gid >= 0 {
 		if err := os.Chown(t.adminSock, -1, gid); err != nil {
 			ln.Close()
-			return nil, -1, fmt.Errorf("giving the admin socket to group %s: %w", t.adminGroup, err)
+			return nil, fmt.Errorf("giving the admin socket to group %s: %w", t.adminGroup, err)
 		}
 	}
 	if err := os.Chmod(t.adminSock, 0o660); err != nil {
 		ln.Close()
-		return nil, -1, fmt.Errorf("setting the admin socket's mode: %w", err)
+		return nil, fmt.Errorf("setting the admin socket's mode: %w", err)
 	}
-	return ln, gid, nil
+	return ln, nil
+}
+
+// groupID is the admin group's id, or -1 (logged) when it does not exist: then
+// the admin socket is its owner's alone.
+func (t transport) groupID(logger *slog.Logger) int {
+	if t.adminSock == "" || t.adminGroup == "" {
+		return -1
+	}
+	g, err := user.LookupGroup(t.adminGroup)
+	if err != nil {
+		logger.Warn("admin group not found; the admin socket is reachable by its owner only", "group", t.adminGroup)
+		return -1
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return -1
+	}
+	return gid
 }

@@ -276,8 +276,15 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
+	adm, err := buildAdmission(ctx, c, db, logger)
+	if err != nil {
+		return err
+	}
+	mx := metrics.New()
 	svc, err := attest.New(ctx, attest.Config{
-		DB: db, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger,
+		DB: db, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger, Metrics: mx,
+		Admission: &attest.Admission{Auth: adm.auth, Entitlement: adm.ent, Scanner: adm.scanner, Audit: adm.trail,
+			ScannerPredicates: attest.DefaultScannerPredicates},
 	})
 	if err != nil {
 		return err
@@ -302,11 +309,12 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return err
 	}
 
-	mx := metrics.New()
+	adminGID := c.transport.groupID(logger)
 	var ready atomic.Bool
 	srv, err := api.New(api.Config{
 		Attest: svc, Log: logInfo{tlog}, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
 		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger, Metrics: mx.Handler(),
+		Auth: adm.auth, Peer: api.PeerPrincipal(adminGID), Admin: svc,
 	})
 	if err != nil {
 		return err
@@ -322,7 +330,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	adminLn, _, err := c.transport.listenAdmin(logger)
+	adminLn, err := c.transport.listenAdmin(adminGID)
 	if err != nil {
 		ln.Close()
 		return err
@@ -341,6 +349,8 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 			return err
 		}
 	}
+	hk := startHousekeeping(svc, adm.auth, c.trust.anchorInterval, origin, logger)
+	defer hk.stop()
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- hs.Serve(ln) }()
 	var as *http.Server
@@ -351,6 +361,10 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	ready.Store(true)
 	logger.Info("serving", "listen", ln.Addr().String(), "tls", tlsCfg != nil, "admin_socket", c.transport.adminSock, "public_url", c.publicURL, "origin", origin,
 		"data_dir", c.dataDir, "signing_key", signingKey.URI(), "log_key", logKey.URI(), "dev", c.dev)
+	if adm.dev != nil {
+		logger.Info("development credentials", "token_file", adm.dev.tokenFile, "dpop_key", adm.dev.dpopKeyFile, "tenant", devTenant)
+		fmt.Fprintf(errw, "stellad: development mode: sign with\n  export STELLAD_TOKEN_FILE=%s STELLAD_DPOP_KEY=%s\n", adm.dev.tokenFile, adm.dev.dpopKeyFile)
+	}
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		logger.Warn("systemd notify failed", "err", err)
 	} else if ok {

@@ -4,7 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/stellaops/stellad/internal/authn"
+	"github.com/stellaops/stellad/internal/entitlement"
+	"github.com/stellaops/stellad/internal/policy"
 
 	"github.com/stellaops/stellad/internal/apitype"
 	"github.com/stellaops/stellad/internal/attest"
@@ -23,10 +30,50 @@ func badRequest(msg string) error {
 	return &apiError{status: http.StatusBadRequest, code: apitype.CodeBadRequest, msg: msg}
 }
 
+// refusalStatus is the HTTP status of each admission refusal code.
+var refusalStatus = map[string]int{
+	authn.CodeInsufficientScope:      http.StatusForbidden,
+	authn.CodeTenantForbidden:        http.StatusForbidden,
+	entitlement.CodeMissing:          http.StatusForbidden,
+	entitlement.CodeExpired:          http.StatusForbidden,
+	entitlement.CodeTenant:           http.StatusForbidden,
+	entitlement.CodeQuotaRate:        http.StatusTooManyRequests,
+	entitlement.CodeQuotaConcurrency: http.StatusTooManyRequests,
+	entitlement.CodeQuotaDaily:       http.StatusTooManyRequests,
+	entitlement.CodeQuotaPayload:     http.StatusRequestEntityTooLarge,
+	policy.CodeDigestMissing:         http.StatusBadRequest,
+	policy.CodeUntrusted:             http.StatusForbidden,
+	policy.CodeApprovalPending:       http.StatusForbidden,
+}
+
+// refusal returns the code and retry delay of an admission refusal.
+func refusal(err error) (code string, retry time.Duration, ok bool) {
+	var (
+		ae *authn.Error
+		ee *entitlement.Error
+		pe *policy.Error
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae.Code, ae.RetryAfter, true
+	case errors.As(err, &ee):
+		return ee.Code, ee.RetryAfter, true
+	case errors.As(err, &pe):
+		return pe.Code, pe.RetryAfter, true
+	}
+	return "", 0, false
+}
+
 // classify is the one place that maps an error to an HTTP status and a stable code.
 func classify(err error) (int, string) {
 	var ae *apiError
 	var mbe *http.MaxBytesError
+	if code, _, ok := refusal(err); ok {
+		if st, ok := refusalStatus[code]; ok {
+			return st, code
+		}
+		return http.StatusUnauthorized, code // the authentication failures
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, ae.code
@@ -62,8 +109,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.cfg.Logger.Debug("request refused", "request_id", id, "status", status, "code", code, "err", err)
 	}
-	if status == http.StatusServiceUnavailable {
+	if _, retry, ok := refusal(err); ok && retry > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(retry.Seconds())), 10))
+	} else if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `DPoP algs="ES256 EdDSA RS256", Bearer`)
 	}
 	writeJSON(w, status, apitype.Error{Code: code, Message: msg, RequestID: id})
 }

@@ -65,6 +65,10 @@ func decodeStrict(body []byte, v any) error {
 }
 
 func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
+	call, ok := s.authenticate(w, r, needSign, "sign")
+	if !ok {
+		return
+	}
 	body, err := s.writeRequestBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -72,10 +76,10 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := decodeSignRequest(body)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, s.cfg.Attest.Refuse(r.Context(), call, "sign", err))
 		return
 	}
-	is, err := s.cfg.Attest.Sign(r.Context(), req)
+	is, err := s.cfg.Attest.Sign(r.Context(), call, req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -120,6 +124,8 @@ func decodeSignRequest(body []byte) (attest.SignRequest, error) {
 		Subjects:      subjects,
 		PredicateType: req.PredicateType,
 		Predicate:     req.Predicate,
+		ScannerDigest: req.ScannerDigest,
+		Tenant:        req.Tenant,
 	}, nil
 }
 
@@ -134,19 +140,23 @@ func wantsBundle(r *http.Request) bool {
 }
 
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	call, ok := s.authenticate(w, r, needWrite, "submit")
+	if !ok {
+		return
+	}
 	body, err := s.writeRequestBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	issued, err := s.cfg.Attest.Submit(r.Context(), "", body)
+	issued, err := s.cfg.Attest.Submit(r.Context(), call, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	resp := apitype.EntryResponse{}
 	for i, is := range issued {
-		e, err := s.cfg.Attest.Get(r.Context(), is.UUID)
+		e, err := s.cfg.Attest.EntryFor(r.Context(), call, is.UUID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -178,7 +188,11 @@ func entryResponse(e *attest.Entry) apitype.EntryResponse {
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	e, err := s.cfg.Attest.Get(r.Context(), r.PathValue("uuid"))
+	call, ok := s.authenticate(w, r, needVerify, "fetch")
+	if !ok {
+		return
+	}
+	e, err := s.cfg.Attest.Get(r.Context(), call, r.PathValue("uuid"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -187,6 +201,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	call, ok := s.authenticate(w, r, needVerify, "list")
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
 	var lq attest.ListQuery
 	if v := q.Get("after"); v != "" {
@@ -207,7 +225,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	lq.PredicateType = q.Get("predicateType")
 	lq.SubjectDigest = q.Get("subject")
-	rows, more, err := s.cfg.Attest.List(r.Context(), lq)
+	lq.Tenant = q.Get("tenant")
+	rows, more, err := s.cfg.Attest.List(r.Context(), call, lq)
 	if err != nil {
 		s.fail(w, r, err)
 		return

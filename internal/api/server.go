@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"time"
+
+	"github.com/stellaops/stellad/internal/authn"
 
 	"github.com/stellaops/stellad/internal/apitype"
 	"github.com/stellaops/stellad/internal/attest"
@@ -17,10 +20,13 @@ import (
 
 // Attestor is the use case the API drives (internal/attest.Service).
 type Attestor interface {
-	Sign(ctx context.Context, req attest.SignRequest) (*attest.Issued, error)
-	Submit(ctx context.Context, tenant string, envelopeJSON []byte) ([]*attest.Issued, error)
-	Get(ctx context.Context, uuid string) (*attest.Entry, error)
-	List(ctx context.Context, q attest.ListQuery) ([]attest.Summary, bool, error)
+	Sign(ctx context.Context, call attest.Call, req attest.SignRequest) (*attest.Issued, error)
+	Submit(ctx context.Context, call attest.Call, envelopeJSON []byte) ([]*attest.Issued, error)
+	Get(ctx context.Context, call attest.Call, uuid string) (*attest.Entry, error)
+	EntryFor(ctx context.Context, call attest.Call, uuid string) (*attest.Entry, error)
+	List(ctx context.Context, call attest.Call, q attest.ListQuery) ([]attest.Summary, bool, error)
+	// Refuse writes the audit row of a request refused before the use case.
+	Refuse(ctx context.Context, call attest.Call, action string, err error) error
 }
 
 // LogInfo answers the log's read endpoints (implemented by internal/translog.Log).
@@ -48,7 +54,13 @@ type Config struct {
 	MaxBodyBytes int64 // default 1 MiB
 	// Metrics serves GET /metrics (Prometheus); nil leaves the route out.
 	Metrics http.Handler
-	Logger  *slog.Logger
+	// Auth authenticates callers; nil admits everyone as nobody (the bare
+	// path, for tests). Peer identifies callers on the admin socket.
+	Auth Authenticator
+	Peer func(net.Conn) (*authn.Principal, error)
+	// Admin serves the administration routes; nil leaves them out.
+	Admin  Admin
+	Logger *slog.Logger
 }
 
 // Server is an http.Handler for the whole API.
@@ -90,6 +102,9 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v2/", http.StripPrefix("/api/v2", s.cfg.Log.Handler()))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok\n") })
 	m.HandleFunc("GET /readyz", s.handleReady)
+	if s.cfg.Admin != nil {
+		s.adminRoutes()
+	}
 	if s.cfg.Metrics != nil {
 		m.Handle("GET /metrics", s.cfg.Metrics)
 	}

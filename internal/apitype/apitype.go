@@ -38,6 +38,12 @@ type SignRequest struct {
 	Subjects      []Subject       `json:"subjects,omitempty"`
 	PredicateType string          `json:"predicateType,omitempty"`
 	Predicate     json.RawMessage `json:"predicate,omitempty"`
+	// ScannerDigest names the scanner image (sha256:HEX) that produced an SBOM
+	// or scan report; the appliance signs those only for trusted scanner releases.
+	ScannerDigest string `json:"scannerDigest,omitempty"`
+	// Tenant is the tenant to sign for; empty means the caller's own (the only
+	// one a tenant-bound caller may name).
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // SignResponse answers a sign request: the log entry's uuid (hex leaf hash),

@@ -133,7 +133,7 @@ func TestSignGetList(t *testing.T) {
 	ctx := context.Background()
 	var issued []*Issued
 	for i := 0; i < 5; i++ {
-		is, err := f.svc.Sign(ctx, SignRequest{Subjects: subject(fmt.Sprint("artifact-", i)), PredicateType: predicateType,
+		is, err := f.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject(fmt.Sprint("artifact-", i)), PredicateType: predicateType,
 			Predicate: json.RawMessage(`{"n":1}`)})
 		if err != nil {
 			t.Fatalf("sign %d: %v", i, err)
@@ -151,7 +151,7 @@ func TestSignGetList(t *testing.T) {
 	// A verbatim statement is signed as given.
 	stmt := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"` +
 		subject("x")[0].Digest["sha256"] + `"}}],"predicateType":"https://example.com/p","predicate":{"b":2,"a":1}}`)
-	is, err := f.svc.Sign(ctx, SignRequest{Statement: stmt})
+	is, err := f.svc.Sign(ctx, Call{}, SignRequest{Statement: stmt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestSignGetList(t *testing.T) {
 		t.Errorf("payload was not kept verbatim:\n%s\n%s", bd.Envelope.Payload, stmt)
 	}
 	for _, is := range issued {
-		e, err := f.svc.Get(ctx, is.UUID)
+		e, err := f.svc.Get(ctx, Call{}, is.UUID)
 		if err != nil {
 			t.Fatalf("get %s: %v", is.UUID, err)
 		}
@@ -173,20 +173,20 @@ func TestSignGetList(t *testing.T) {
 			}
 		}
 	}
-	rows, more, err := f.svc.List(ctx, ListQuery{Limit: 2})
+	rows, more, err := f.svc.List(ctx, Call{}, ListQuery{Limit: 2})
 	if err != nil || len(rows) != 2 || !more || rows[0].Index != 0 || rows[1].Index != 1 {
 		t.Fatalf("list page 1: %d rows, more=%v, err=%v", len(rows), more, err)
 	}
 	after := rows[1].Index
-	rows, more, err = f.svc.List(ctx, ListQuery{After: &after, Limit: 100})
+	rows, more, err = f.svc.List(ctx, Call{}, ListQuery{After: &after, Limit: 100})
 	if err != nil || len(rows) != 4 || more {
 		t.Fatalf("list page 2: %d rows, more=%v, err=%v", len(rows), more, err)
 	}
-	rows, _, err = f.svc.List(ctx, ListQuery{SubjectDigest: "sha256:" + subject("artifact-3")[0].Digest["sha256"]})
+	rows, _, err = f.svc.List(ctx, Call{}, ListQuery{SubjectDigest: "sha256:" + subject("artifact-3")[0].Digest["sha256"]})
 	if err != nil || len(rows) != 1 || rows[0].UUID != issued[3].UUID || len(rows[0].Subjects) != 1 {
 		t.Fatalf("list by subject: %+v, %v", rows, err)
 	}
-	rows, _, err = f.svc.List(ctx, ListQuery{PredicateType: "https://example.com/p"})
+	rows, _, err = f.svc.List(ctx, Call{}, ListQuery{PredicateType: "https://example.com/p"})
 	if err != nil || len(rows) != 1 || rows[0].UUID != is.UUID {
 		t.Fatalf("list by predicate type: %+v, %v", rows, err)
 	}
@@ -209,7 +209,7 @@ func TestSignRefusesBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := f.svc.Sign(context.Background(), tc.req)
+			_, err := f.svc.Sign(context.Background(), Call{}, tc.req)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got %v, want %v", err, tc.wantErr)
 			}
@@ -236,7 +236,7 @@ func TestSubmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	envJSON, _ := env.Marshal()
-	got, err := f.svc.Submit(ctx, "", envJSON)
+	got, err := f.svc.Submit(ctx, Call{}, envJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestSubmit(t *testing.T) {
 	if !bytes.Equal(bd.Envelope.Signatures[0].Sig, env.Signatures[1].Sig) {
 		t.Error("the bundle does not carry the trusted signature")
 	}
-	again, err := f.svc.Submit(ctx, "", envJSON)
+	again, err := f.svc.Submit(ctx, Call{}, envJSON)
 	if err != nil || len(again) != 1 || again[0].UUID != got[0].UUID || !bytes.Equal(again[0].Bundle, got[0].Bundle) {
 		t.Fatalf("resubmission: %+v, %v", again, err)
 	}
@@ -257,7 +257,7 @@ func TestSubmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	ownJSON, _ := own.Marshal()
-	two, err := f.svc.Submit(ctx, "", ownJSON)
+	two, err := f.svc.Submit(ctx, Call{}, ownJSON)
 	if err != nil || len(two) != 2 {
 		t.Fatalf("two trusted signatures: %d entries, %v", len(two), err)
 	}
@@ -266,10 +266,10 @@ func TestSubmit(t *testing.T) {
 
 	only, _ := dsse.Sign(rand.Reader, dsse.PayloadTypeInToto, stmt, dsse.KeySigner{Signer: stranger})
 	onlyJSON, _ := only.Marshal()
-	if _, err := f.svc.Submit(ctx, "", onlyJSON); !errors.Is(err, ErrUntrusted) {
+	if _, err := f.svc.Submit(ctx, Call{}, onlyJSON); !errors.Is(err, ErrUntrusted) {
 		t.Fatalf("untrusted envelope: %v, want ErrUntrusted", err)
 	}
-	if _, err := f.svc.Submit(ctx, "", []byte(`{"payload":"","payloadType":"x","signatures":[]}`)); !errors.Is(err, ErrInvalidEnvelope) {
+	if _, err := f.svc.Submit(ctx, Call{}, []byte(`{"payload":"","payloadType":"x","signatures":[]}`)); !errors.Is(err, ErrInvalidEnvelope) {
 		t.Fatalf("empty envelope: %v, want ErrInvalidEnvelope", err)
 	}
 }
@@ -281,7 +281,7 @@ func TestReconcile(t *testing.T) {
 	key, logKey := mustKey(t), mustKey(t)
 	f := newFixture(t, dir, key, logKey)
 	ctx := context.Background()
-	if _, err := f.svc.Sign(ctx, SignRequest{Subjects: subject("before"), PredicateType: predicateType}); err != nil {
+	if _, err := f.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject("before"), PredicateType: predicateType}); err != nil {
 		t.Fatal(err)
 	}
 	// Crash after append, before tx2: a pending row and its leaf in the log.
@@ -300,7 +300,7 @@ func TestReconcile(t *testing.T) {
 	f.close()
 
 	f2 := newFixture(t, dir, key, logKey) // runs Reconcile
-	e, err := f2.svc.Get(ctx, inLog.row.uuid)
+	e, err := f2.svc.Get(ctx, Call{}, inLog.row.uuid)
 	if err != nil {
 		t.Fatalf("reconciled entry: %v", err)
 	}
@@ -308,7 +308,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("reconciled entry at index %d, want 1", e.Index)
 	}
 	f2.checkBundle(t, e.Bundle, key.Public())
-	if _, err := f2.svc.Get(ctx, lost.row.uuid); !errors.Is(err, ErrNotFound) {
+	if _, err := f2.svc.Get(ctx, Call{}, lost.row.uuid); !errors.Is(err, ErrNotFound) {
 		t.Errorf("abandoned entry: %v, want ErrNotFound", err)
 	}
 	var state string
@@ -319,7 +319,7 @@ func TestReconcile(t *testing.T) {
 	if err != nil || rep.Pending != 0 || rep.Scanned != 0 {
 		t.Errorf("second reconcile: %+v, %v", rep, err)
 	}
-	if _, err := f2.svc.Sign(ctx, SignRequest{Subjects: subject("after"), PredicateType: predicateType}); err != nil {
+	if _, err := f2.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject("after"), PredicateType: predicateType}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -369,7 +369,7 @@ func TestConcurrentSign(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				is, err := f.svc.Sign(ctx, SignRequest{Subjects: subject(fmt.Sprintf("%d-%d", w, i)), PredicateType: predicateType})
+				is, err := f.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject(fmt.Sprintf("%d-%d", w, i)), PredicateType: predicateType})
 				if err != nil {
 					errs <- err
 					return
@@ -415,7 +415,7 @@ func TestRefusedSubmissionCanBeRetried(t *testing.T) {
 	if err := f.log.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Submit(ctx, "", envJSON); !errors.Is(err, ErrUnavailable) {
+	if _, err := f.svc.Submit(ctx, Call{}, envJSON); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("submit to a closed log: %v, want ErrUnavailable", err)
 	}
 	var state string
@@ -425,7 +425,7 @@ func TestRefusedSubmissionCanBeRetried(t *testing.T) {
 	f.close()
 
 	f2 := newFixture(t, dir, key, logKey, ci.Public())
-	got, err := f2.svc.Submit(ctx, "", envJSON)
+	got, err := f2.svc.Submit(ctx, Call{}, envJSON)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("resubmission: %v", err)
 	}

@@ -36,7 +36,7 @@ func BenchmarkSign(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := n.Add(1)
-				if _, err := f.svc.Sign(ctx, SignRequest{Subjects: subject(fmt.Sprint(i)), PredicateType: predicateType}); err != nil {
+				if _, err := f.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject(fmt.Sprint(i)), PredicateType: predicateType}); err != nil {
 					b.Error(err)
 					return
 				}

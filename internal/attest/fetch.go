@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/stellaops/stellad/internal/audit"
+
 	"github.com/stellaops/stellad/internal/translog"
 	"github.com/stellaops/stellad/kit/bundle"
 	"github.com/stellaops/stellad/kit/dsse"
@@ -22,9 +24,30 @@ type Entry struct {
 	Bundle []byte
 }
 
-// Get returns the logged entry uuid. Errors wrap ErrNotFound for an unknown,
-// malformed, pending or abandoned uuid.
-func (s *Service) Get(ctx context.Context, uuid string) (*Entry, error) {
+// Get returns the logged entry uuid of the caller's tenant (an admin without
+// a tenant sees every tenant's); the read is audited. Errors wrap ErrNotFound
+// for an unknown, malformed, pending or abandoned uuid and for another
+// tenant's entry, which is not told apart from an unknown one.
+func (s *Service) Get(ctx context.Context, call Call, uuid string) (*Entry, error) {
+	rec := s.baseRecord(call.RequestID, call.Caller, audit.ActionFetch)
+	e, err := s.get(ctx, call, uuid)
+	if err != nil {
+		return nil, s.refuse(ctx, call.Caller, rec, err)
+	}
+	rec.UUID, rec.LogIndex = e.UUID, &e.Index
+	if err := s.allowed(ctx, call.Caller, rec); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EntryFor is Get without the audit row, for a request that is audited
+// already (the answer to a submission).
+func (s *Service) EntryFor(ctx context.Context, call Call, uuid string) (*Entry, error) {
+	return s.get(ctx, call, uuid)
+}
+
+func (s *Service) get(ctx context.Context, call Call, uuid string) (*Entry, error) {
 	uuid = strings.ToLower(uuid)
 	if !validUUID(uuid) {
 		return nil, fmt.Errorf("%w: %q is not a 64-digit hex leaf hash", ErrNotFound, uuid)
@@ -35,6 +58,9 @@ func (s *Service) Get(ctx context.Context, uuid string) (*Entry, error) {
 	}
 	if e.state != "logged" {
 		return nil, fmt.Errorf("%w: %s is %s", ErrNotFound, uuid, e.state)
+	}
+	if !s.mayRead(call.Caller, e.tenant) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
 	}
 	issued, b, err := s.rebuild(e)
 	if err != nil {

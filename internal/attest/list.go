@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/stellaops/stellad/internal/audit"
+	"github.com/stellaops/stellad/internal/authn"
 )
 
 // ListQuery selects logged entries in log order. Zero values select all.
 type ListQuery struct {
-	Tenant        string // empty: every tenant (the admission work restricts this per caller)
+	// Tenant selects one tenant's entries; empty means every tenant. With
+	// admission a caller bound to a tenant always gets its own tenant's only.
+	Tenant        string
 	After         *uint64
 	Limit         int // default 100, at most 1000
 	PredicateType string
@@ -33,8 +38,35 @@ type Subject struct {
 	Name, Algorithm, Digest string
 }
 
-// List returns up to q.Limit logged entries after q.After, and whether more follow.
-func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, bool, error) {
+// List returns up to q.Limit logged entries after q.After, and whether more
+// follow; the read is audited.
+func (s *Service) List(ctx context.Context, call Call, q ListQuery) ([]Summary, bool, error) {
+	rec := s.baseRecord(call.RequestID, call.Caller, audit.ActionList)
+	if s.admission() != nil {
+		if call.Caller == nil {
+			return nil, false, errNoCaller
+		}
+		switch c := call.Caller; {
+		case c.Tenant == "" && c.HasScope(authn.ScopeAdmin):
+			// An admin without a tenant lists any tenant's, or all.
+		case c.Tenant == "" || q.Tenant != "" && q.Tenant != c.Tenant:
+			return nil, false, s.refuse(ctx, c, rec, &authn.Error{Code: authn.CodeTenantForbidden,
+				Msg: fmt.Sprintf("the caller may not list tenant %q", q.Tenant)})
+		default:
+			q.Tenant = c.Tenant
+		}
+	}
+	out, more, err := s.list(ctx, q)
+	if err != nil {
+		return nil, false, s.refuse(ctx, call.Caller, rec, err)
+	}
+	if err := s.allowed(ctx, call.Caller, rec); err != nil {
+		return nil, false, err
+	}
+	return out, more, nil
+}
+
+func (s *Service) list(ctx context.Context, q ListQuery) ([]Summary, bool, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 100

@@ -26,7 +26,7 @@ func TestMigrationV7KeepsEntries(t *testing.T) {
 	var uuids []string
 	want := map[string][]byte{}
 	for i := range 3 {
-		is, err := f.svc.Sign(ctx, SignRequest{Subjects: subject(fmt.Sprint("m", i)), PredicateType: predicateType})
+		is, err := f.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject(fmt.Sprint("m", i)), PredicateType: predicateType})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestMigrationV7KeepsEntries(t *testing.T) {
 
 	f2 := newFixture(t, dst, key, logKey) // migrates to the newest version, reconciles
 	for _, u := range uuids {
-		e, err := f2.svc.Get(ctx, u)
+		e, err := f2.svc.Get(ctx, Call{}, u)
 		if err != nil {
 			t.Fatalf("Get(%s) after migration: %v", u, err)
 		}
@@ -52,16 +52,16 @@ func TestMigrationV7KeepsEntries(t *testing.T) {
 			t.Errorf("bundle of %s changed across the migration", u)
 		}
 	}
-	all, more, err := f2.svc.List(ctx, ListQuery{Tenant: "default"})
+	all, more, err := f2.svc.List(ctx, Call{}, ListQuery{Tenant: "default"})
 	if err != nil || more || len(all) != 3 {
 		t.Fatalf("List after migration: %d entries, more %v, %v; want 3", len(all), more, err)
 	}
 	d := all[1].Subjects[0]
-	got, _, err := f2.svc.List(ctx, ListQuery{SubjectDigest: d.Algorithm + ":" + d.Digest})
+	got, _, err := f2.svc.List(ctx, Call{}, ListQuery{SubjectDigest: d.Algorithm + ":" + d.Digest})
 	if err != nil || len(got) != 1 || got[0].UUID != all[1].UUID {
 		t.Errorf("List by subject after migration: %+v, %v; want %s", got, err, all[1].UUID)
 	}
-	if _, err := f2.svc.Sign(ctx, SignRequest{Subjects: subject("after"), PredicateType: predicateType}); err != nil {
+	if _, err := f2.svc.Sign(ctx, Call{}, SignRequest{Subjects: subject("after"), PredicateType: predicateType}); err != nil {
 		t.Fatalf("Sign after migration: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stellaops/stellad/internal/metrics"
 	"github.com/stellaops/stellad/internal/signer"
 	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/translog"
@@ -47,8 +48,14 @@ type Config struct {
 	LogID []byte
 	// TrustedKeys verify envelopes submitted for logging, besides the appliance's own DSSE keys.
 	TrustedKeys []crypto.PublicKey
-	// DefaultTenant is recorded for requests that carry no tenant (until admission lands).
+	// DefaultTenant is recorded for requests that carry no tenant when
+	// Admission is nil.
 	DefaultTenant string
+	// Admission checks every request and audits every decision. Nil admits
+	// every request (the bare signing path, for tests and benchmarks).
+	Admission *Admission
+	// Metrics records latencies, decisions and key usage; nil records nothing.
+	Metrics *metrics.Metrics
 	// AppendTimeout bounds the work after a request is recorded as pending; the
 	// work continues when the caller goes away, so that the row is settled.
 	AppendTimeout time.Duration
@@ -104,6 +111,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if a := cfg.Admission; a != nil && (a.Auth == nil || a.Entitlement == nil || a.Scanner == nil || a.Audit == nil) {
+		return nil, errors.New("attest: Config.Admission needs Auth, Entitlement, Scanner and Audit")
 	}
 	stmts, err := prepareStatements(ctx, cfg.DB)
 	if err != nil {

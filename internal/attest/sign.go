@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 
 	flog "github.com/transparency-dev/formats/log"
 
+	"github.com/stellaops/stellad/internal/audit"
 	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/translog"
 	"github.com/stellaops/stellad/kit/bundle"
@@ -23,11 +25,16 @@ import (
 // SignRequest asks for one attestation. Either Statement (a complete in-toto
 // statement, signed verbatim) or Subjects + PredicateType (+ Predicate) is set.
 type SignRequest struct {
+	// Tenant is the tenant to sign for: empty means the caller's. A caller
+	// bound to a tenant may name only its own.
 	Tenant        string
 	Statement     []byte
 	Subjects      []dsse.ResourceDescriptor
 	PredicateType string
 	Predicate     json.RawMessage
+	// ScannerDigest names the scanner image (sha256:HEX) that produced an SBOM
+	// or scan report; required for Admission.ScannerPredicates.
+	ScannerDigest string
 }
 
 // Issued is a logged signature: its entry's uuid (hex leaf hash), log index and
@@ -38,21 +45,49 @@ type Issued struct {
 	Bundle []byte
 }
 
-// Sign signs the request's statement with the tenant's DSSE key, logs the
-// signature and returns its bundle. Errors wrap ErrInvalidRequest or
-// ErrInvalidStatement for bad input and ErrUnavailable when the log pushes back.
-func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
+// Sign admits the request (tenant, entitlement, quota, scanner release), signs
+// its statement with the tenant's DSSE key, logs the signature and returns
+// its bundle; the entry row, the audit row, the DPoP proof id and the quota
+// use commit together. A refusal writes its own audit row and never reaches
+// the key. Errors wrap ErrInvalidRequest or ErrInvalidStatement for bad input,
+// ErrUnavailable when the log pushes back, or are the admission domains'
+// *Error values.
+func (s *Service) Sign(ctx context.Context, call Call, req SignRequest) (*Issued, error) {
+	start := time.Now()
+	is, err := s.sign(ctx, call, req)
+	outcome := "ok"
+	if err != nil {
+		outcome = reasonCode(err)
+	}
+	s.cfg.Metrics.Sign(outcome, time.Since(start))
+	return is, err
+}
+
+func (s *Service) sign(ctx context.Context, call Call, req SignRequest) (*Issued, error) {
+	rec := s.baseRecord(call.RequestID, call.Caller, audit.ActionSign)
+	tenant, err := s.tenantFor(call.Caller, req.Tenant)
+	if err != nil {
+		return nil, s.refuse(ctx, call.Caller, rec, err)
+	}
+	rec.Tenant = tenant
 	payload, st, err := statementPayload(req)
 	if err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, call.Caller, rec, err)
 	}
-	tenant := s.tenant(req.Tenant)
+	ad, err := s.admit(ctx, call.Caller, call.RequestID, audit.ActionSign, tenant, st, len(payload), req.ScannerDigest)
+	if err != nil {
+		return nil, s.refuse(ctx, call.Caller, ad.rec, err)
+	}
+	defer ad.release()
 	key := s.cfg.Keys.DSSE(tenant)
+	ad.rec.KeyURI = key.URI()
 	pae := dsse.PAE(dsse.PayloadTypeInToto, payload)
 	sig, err := key.SignPAE(s.cfg.Rand, pae)
 	if err != nil {
-		return nil, err
+		ad.cancel()
+		return nil, s.refuse(ctx, call.Caller, ad.rec, err)
 	}
+	s.cfg.Metrics.KeyUsed(key.URI())
 	env := &dsse.Envelope{
 		PayloadType: dsse.PayloadTypeInToto,
 		Payload:     payload,
@@ -62,9 +97,10 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
 	}
 	envJSON, err := env.Marshal()
 	if err != nil {
-		return nil, fmt.Errorf("encoding envelope: %w", err)
+		ad.cancel()
+		return nil, s.refuse(ctx, call.Caller, ad.rec, fmt.Errorf("encoding envelope: %w", err))
 	}
-	return s.logSignature(ctx, logJob{
+	is, err := s.logSignature(ctx, logJob{
 		tenant:   tenant,
 		envJSON:  envJSON,
 		single:   env,
@@ -73,12 +109,16 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
 		key:      s.own[key.KeyID()],
 		stmt:     st,
 		fresh:    true,
+		also:     s.allowHook(call.Caller, ad),
 	})
+	if err != nil {
+		ad.cancel()
+		return nil, s.refuse(ctx, call.Caller, ad.rec, err)
+	}
+	s.cfg.Metrics.Decision(audit.ActionSign, audit.DecisionAllow, "")
+	return is, nil
 }
 
-// statementPayload returns the statement to sign and what the index needs of
-// it. A verbatim statement is parsed and validated; one built from parts is
-// not parsed again (dsse.NewStatement's output passes ParseStatement).
 func statementPayload(req SignRequest) ([]byte, *dsse.Statement, error) {
 	if len(req.Statement) > 0 {
 		if len(req.Subjects) > 0 || req.PredicateType != "" || len(req.Predicate) > 0 {
@@ -120,6 +160,22 @@ type logJob struct {
 	key      trustedKey
 	stmt     *dsse.Statement // nil when the payload is not an in-toto statement
 	fresh    bool            // signed here just now, so it cannot be a duplicate
+	// also runs inside the transaction that records the logged entry (the
+	// request's audit row, DPoP proof id and quota use); nil for none.
+	also func(tx *sql.Tx, uuid string, index uint64) error
+}
+
+// withAlso chains j.also after fn in one transaction function.
+func (j logJob) withAlso(fn func(*sql.Tx) error, uuid string, index uint64) func(*sql.Tx) error {
+	if j.also == nil {
+		return fn
+	}
+	return func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return j.also(tx, uuid, index)
+	}
 }
 
 // logSignature runs the durable part of the path. A fresh signature is
@@ -175,7 +231,7 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 		// The entries of one round share its checkpoint: once a commit that
 		// holds it is durable, the others need not insert it again.
 		withCheckpoint := s.checkpointStored.Load() != p.TreeSize
-		if err := s.cfg.DB.Commit(wctx, s.stmts.insertLogged(row, p, withCheckpoint)); err != nil {
+		if err := s.cfg.DB.Commit(wctx, j.withAlso(s.stmts.insertLogged(row, p, withCheckpoint), uuid, p.Index)); err != nil {
 			return nil, unavailableIf(fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err))
 		}
 		if withCheckpoint {
@@ -204,7 +260,7 @@ func (s *Service) logSignature(ctx context.Context, j logJob) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.DB.Commit(wctx, s.stmts.markLogged(uuid, p)); err != nil {
+	if err := s.cfg.DB.Commit(wctx, j.withAlso(s.stmts.markLogged(uuid, p), uuid, p.Index)); err != nil {
 		return nil, unavailableIf(fmt.Errorf("recording logged entry %s at index %d: %w", uuid, p.Index, err))
 	}
 	return &Issued{UUID: uuid, Index: p.Index, Bundle: b}, nil

@@ -38,8 +38,10 @@ var packageMap = []struct {
 	{"internal/entitlement", []string{"internal/store", "kit/..."}},
 	{"internal/policy", []string{"internal/store", "kit/..."}},
 	{"internal/audit", []string{"internal/store", "kit/..."}},
-	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype", "kit/..."}},
-	{"internal/api", []string{"internal/apitype", "internal/attest", "kit/..."}},
+	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype",
+		"internal/authn", "internal/entitlement", "internal/policy", "internal/audit", "internal/metrics", "kit/..."}},
+	// api reads the admission domains' refusal types to map them to statuses.
+	{"internal/api", []string{"internal/apitype", "internal/attest", "internal/authn", "internal/entitlement", "internal/policy", "kit/..."}},
 	{"internal/apitype", nil},
 	{"internal/client", []string{"internal/apitype"}},
 	{"internal/depcheck", nil},

@@ -108,7 +108,7 @@ func TestAPIErrors(t *testing.T) {
 		"/api/v1/rekor/entries/" + strings.Repeat("ab", 32),
 		"/api/v1/log/proof/consistency?from=1&to=99999", // beyond the log
 	} {
-		resp, err := http.Get(d.url + path)
+		resp, err := d.devClient(t).Get(d.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func post(t *testing.T, url string, body []byte) (int, []byte) {
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Id", "e2e-test-1")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClientFor(t, url).Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}

@@ -15,7 +15,9 @@ import (
 // daemon: list, fetch, log status, log proof, log consistency, key list, and
 // the exit code when the daemon is unreachable.
 func TestCLIAgainstDaemon(t *testing.T) {
-	d := startDaemon(t, t.TempDir(), nil)
+	trustDir := t.TempDir()
+	allow := writeFile(t, filepath.Join(trustDir, "scanner-allowlist.txt"), []byte("# the scanner of this test\n"+scannerDigest+"\n"))
+	d := startDaemon(t, t.TempDir(), nil, "--scanner-allowlist", allow)
 	// The appliance's memory budget when idle: 64 MiB resident.
 	var sys apitype.SystemStatus
 	getJSON(t, d.url+"/api/v1/system", &sys)
@@ -95,7 +97,10 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	dir := t.TempDir()
 	sbom := writeFile(t, filepath.Join(dir, "sbom.json"), []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`))
 	sbomBundle := filepath.Join(dir, "sbom.bundle.json")
-	mustCtl(t, d.url, nil, "sign", "sbom", "--subject", s.artifact, sbom, "-o", sbomBundle)
+	if _, errs, code := ctl(t, d.url, nil, "sign", "sbom", "--subject", s.artifact, sbom, "-o", sbomBundle); code != 2 || !strings.Contains(errs, "scanner_digest_missing") {
+		t.Errorf("sign sbom without --scanner-digest: exit %d, want 2 and scanner_digest_missing:\n%s", code, errs)
+	}
+	mustCtl(t, d.url, nil, "sign", "sbom", "--scanner-digest", scannerDigest, "--subject", s.artifact, sbom, "-o", sbomBundle)
 	mustCtl(t, "", nil, "attest", "verify", "--bundle", sbomBundle, "--trusted-root", s.trustedRoot, "--key", s.key,
 		"--predicate-type", "https://cyclonedx.org/bom", s.artifact)
 	keys := mustCtl(t, d.url, nil, "key", "list")
@@ -112,3 +117,7 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		t.Errorf("log status against a stopped daemon: exit %d, want 3 naming %s\n%s", code, d.url, errs)
 	}
 }
+
+// scannerDigest is the scanner image the CLI test's SBOMs name; the daemon
+// trusts it through its allowlist.
+const scannerDigest = "sha256:5c0ac6d7d2bd10a1b20ba6ef7b8e5b7fa5f25a7b5e8a4a43c6d9c1b4cfa0e101"

@@ -55,7 +55,9 @@ func loadUntilKilled(t *testing.T, d *daemon, c int, after time.Duration) []answ
 	t.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: c}
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	hc := d.devClient(t)
+	hc.Transport = withCredentials(t, d, tr)
+	hc.Timeout = 30 * time.Second
 	var (
 		mu   sync.Mutex
 		out  []answered
@@ -171,7 +173,7 @@ func checkSurvivors(t *testing.T, d *daemon, all []answered) {
 	}
 	// And the daemon signs again.
 	digest := sha256.Sum256([]byte("after restart " + time.Now().String()))
-	if _, err := signDigest(http.DefaultClient, d.url, digest); err != nil {
+	if _, err := signDigest(d.devClient(t), d.url, digest); err != nil {
 		t.Fatalf("signing after restart: %v", err)
 	}
 }
@@ -181,7 +183,7 @@ func getBytes(t *testing.T, url string) []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClientFor(t, url).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

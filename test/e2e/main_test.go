@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,6 +128,7 @@ func startDaemon(t *testing.T, dataDir string, env []string, extra ...string) *d
 		env: env,
 	}
 	d.start()
+	register(d)
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
@@ -199,6 +201,9 @@ func ctl(t *testing.T, serverURL string, env []string, args ...string) (string, 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, stellactlBin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	if d := daemonFor(serverURL); d != nil && !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "STELLAD_TOKEN_FILE=") }) {
+		cmd.Env = append(cmd.Env, d.devCredentials()...)
+	}
 	if serverURL != "" {
 		cmd.Env = append(cmd.Env, "STELLAD_URL="+serverURL)
 	}
@@ -263,7 +268,7 @@ func tail(s string, n int) string {
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := httpClientFor(t, url).Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/stellaops/stellad/internal/apitype"
+	"github.com/stellaops/stellad/internal/attest"
+)
+
+// Admin is the administration use cases (internal/attest.Service).
+type Admin interface {
+	ImportLicence(ctx context.Context, call attest.Call, doc []byte) (*apitype.Licence, error)
+	LicenceStatus(ctx context.Context, call attest.Call) (*apitype.LicenceStatus, error)
+	Bypass(ctx context.Context, call attest.Call, req apitype.BypassRequest) (*apitype.Bypass, error)
+	Quota(ctx context.Context, call attest.Call) (*apitype.QuotaUsage, error)
+	AuditList(ctx context.Context, call attest.Call, q attest.AuditQuery) (*apitype.AuditList, error)
+	AuditVerify(ctx context.Context, call attest.Call) (*apitype.AuditVerify, error)
+	AuditExport(ctx context.Context, call attest.Call, w io.Writer, tenant string) error
+	ImportScannerReleases(ctx context.Context, call attest.Call, dir string) (*apitype.ScannerImport, error)
+	ScannerApprovals(ctx context.Context, call attest.Call) (*apitype.ScannerApprovalList, error)
+	DecideScannerApproval(ctx context.Context, call attest.Call, id int64, d apitype.ApprovalDecision) (*apitype.ScannerApproval, error)
+}
+
+func (s *Server) adminRoutes() {
+	m := s.mux
+	a := s.cfg.Admin
+	m.HandleFunc("GET /api/v1/quota", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needSign, "quota")
+		if ok {
+			s.answer(w, r, http.StatusOK)(a.Quota(r.Context(), call))
+		}
+	})
+	m.HandleFunc("GET /api/v1/audit", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needVerify, "audit.list")
+		if !ok {
+			return
+		}
+		q, err := auditQuery(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		q.Tenant, q.AllTenants = "", false
+		s.answer(w, r, http.StatusOK)(a.AuditList(r.Context(), call, q))
+	})
+	m.HandleFunc("POST /api/v1/admin/licences", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "licence.import")
+		if !ok {
+			return
+		}
+		body, err := s.writeRequestBody(w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.answer(w, r, http.StatusCreated)(a.ImportLicence(r.Context(), call, body))
+	})
+	m.HandleFunc("GET /api/v1/admin/licences", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "licence.status")
+		if ok {
+			s.answer(w, r, http.StatusOK)(a.LicenceStatus(r.Context(), call))
+		}
+	})
+	m.HandleFunc("POST /api/v1/admin/licences/bypass", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "licence.bypass")
+		if !ok {
+			return
+		}
+		var req apitype.BypassRequest
+		if err := s.decodeBody(w, r, &req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.answer(w, r, http.StatusCreated)(a.Bypass(r.Context(), call, req))
+	})
+	m.HandleFunc("GET /api/v1/admin/audit", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "audit.list")
+		if !ok {
+			return
+		}
+		q, err := auditQuery(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.answer(w, r, http.StatusOK)(a.AuditList(r.Context(), call, q))
+	})
+	m.HandleFunc("GET /api/v1/admin/audit/verify", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "verify")
+		if ok {
+			s.answer(w, r, http.StatusOK)(a.AuditVerify(r.Context(), call))
+		}
+	})
+	m.HandleFunc("GET /api/v1/admin/audit/export", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "audit.export")
+		if !ok {
+			return
+		}
+		// Rows are streamed: a failure after the first byte ends the stream
+		// early, which the reader sees as a missing final newline or a short
+		// chain (audit.ParseExport refuses both).
+		w.Header().Set("Content-Type", "application/jsonl")
+		if err := a.AuditExport(r.Context(), call, w, r.URL.Query().Get("tenant")); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+	m.HandleFunc("POST /api/v1/admin/scanner/releases", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "scanner.import")
+		if !ok {
+			return
+		}
+		var req apitype.ScannerImportRequest
+		if err := s.decodeBody(w, r, &req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.answer(w, r, http.StatusCreated)(a.ImportScannerReleases(r.Context(), call, req.Dir))
+	})
+	m.HandleFunc("GET /api/v1/admin/scanner/approvals", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "scanner.approvals")
+		if ok {
+			s.answer(w, r, http.StatusOK)(a.ScannerApprovals(r.Context(), call))
+		}
+	})
+	m.HandleFunc("POST /api/v1/admin/scanner/approvals/{id}", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "scanner.approve")
+		if !ok {
+			return
+		}
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id < 1 {
+			s.fail(w, r, badRequest(fmt.Sprintf("approval id %q is not a positive number", r.PathValue("id"))))
+			return
+		}
+		var d apitype.ApprovalDecision
+		if err := s.decodeBody(w, r, &d); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.answer(w, r, http.StatusOK)(a.DecideScannerApproval(r.Context(), call, id, d))
+	})
+}
+
+// answer returns a function that writes v as JSON with status, or the error.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int) func(v any, err error) {
+	return func(v any, err error) {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, status, v)
+	}
+}
+
+// decodeBody reads a bounded JSON body into v, refusing unknown fields.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.writeRequestBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
+func auditQuery(r *http.Request) (attest.AuditQuery, error) {
+	v := r.URL.Query()
+	q := attest.AuditQuery{Tenant: v.Get("tenant"), Decision: v.Get("decision")}
+	q.AllTenants = q.Tenant == ""
+	if s := v.Get("after"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return q, badRequest(fmt.Sprintf("after=%q is not a sequence number", s))
+		}
+		q.After = n
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return q, badRequest(fmt.Sprintf("limit=%q is not a positive number", s))
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
