@@ -30,7 +30,7 @@ type Trail struct {
 	now func() time.Time
 	log *slog.Logger
 
-	insertRow, insertAnchor *store.Stmt
+	head, insertRow, insertAnchor *store.Stmt
 }
 
 const insertRowSQL = `INSERT INTO audit_log (seq, time, request_id, tenant, principal, issuer, action, subject_digests,
@@ -57,6 +57,9 @@ func New(ctx context.Context, cfg Config) (*Trail, error) {
 	}
 	t := &Trail{db: cfg.DB, now: cfg.Now, log: cfg.Logger}
 	var err error
+	if t.head, err = cfg.DB.Prepare(ctx, headSQL); err != nil {
+		return nil, fmt.Errorf("audit: new trail: %w", err)
+	}
 	if t.insertRow, err = cfg.DB.Prepare(ctx, insertRowSQL); err != nil {
 		return nil, fmt.Errorf("audit: new trail: %w", err)
 	}
@@ -92,7 +95,7 @@ func (t *Trail) appendRow(tx *sql.Tx, r Record) (Row, error) {
 	row := Row{Record: rec}
 	var last int64
 	var prev []byte
-	switch err := tx.QueryRow(headSQL).Scan(&last, &prev); {
+	switch err := t.head.QueryRow(tx).Scan(&last, &prev); {
 	case errors.Is(err, sql.ErrNoRows): // genesis: seq 1, prev zero
 	case err != nil:
 		return Row{}, fmt.Errorf("audit: appending %s %s: reading the chain head: %w", r.Action, r.RequestID, err)
