@@ -60,10 +60,6 @@ type Call struct {
 
 var errNoCaller = errors.New("attest: admission is configured but the request names no caller")
 
-// noScannerCheck tells admit that the request signs nothing here (a
-// submission), so no scanner release is checked.
-const noScannerCheck = "\x00none"
-
 // admitted is what admission hands to the signing path.
 type admitted struct {
 	tenant   string
@@ -243,7 +239,9 @@ func (s *Service) tenantFor(c *Caller, asked string) (string, error) {
 
 // admit runs the checks of a signing request, cheapest first, and returns
 // the ticket that holds its quota. Nothing here touches a key.
-func (s *Service) admit(ctx context.Context, c *Caller, requestID, action, tenant string, st *dsse.Statement, payloadBytes int, scannerDigest string) (*admitted, error) {
+// scanner is nil for a request that signs nothing here (a submission): then no
+// scanner release is checked.
+func (s *Service) admit(ctx context.Context, c *Caller, requestID, action, tenant string, st *dsse.Statement, payloadBytes int, scanner *string) (*admitted, error) {
 	ad := &admitted{tenant: tenant, rec: s.baseRecord(requestID, c, action)}
 	ad.rec.Tenant = tenant
 	if st != nil {
@@ -267,8 +265,9 @@ func (s *Service) admit(ctx context.Context, c *Caller, requestID, action, tenan
 	ad.ticket = t
 	ad.rec.PoEState = t.Decision.State + ":" + t.Decision.LicenceID
 	ad.rec.QuotaState = fmt.Sprintf("day %s %d", t.Day, t.DailyUsed)
-	if st != nil && scannerDigest != noScannerCheck && slices.Contains(a.ScannerPredicates, st.PredicateType) {
-		if err := a.Scanner.Check(ctx, tenant, scannerDigest); err != nil {
+	if st != nil && scanner != nil && slices.Contains(a.ScannerPredicates, st.PredicateType) {
+		ad.rec.Reason = "scanner " + *scanner
+		if err := a.Scanner.Check(ctx, tenant, *scanner); err != nil {
 			t.Cancel()
 			t.Release()
 			ad.ticket = nil

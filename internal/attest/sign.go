@@ -74,7 +74,7 @@ func (s *Service) sign(ctx context.Context, call Call, req SignRequest) (*Issued
 	if err != nil {
 		return nil, s.refuse(ctx, call.Caller, rec, err)
 	}
-	ad, err := s.admit(ctx, call.Caller, call.RequestID, audit.ActionSign, tenant, st, len(payload), req.ScannerDigest)
+	ad, err := s.admit(ctx, call.Caller, call.RequestID, audit.ActionSign, tenant, st, len(payload), &req.ScannerDigest)
 	if err != nil {
 		return nil, s.refuse(ctx, call.Caller, ad.rec, err)
 	}

@@ -100,7 +100,7 @@ func (s *Service) submit(ctx context.Context, call Call, envelopeJSON []byte) ([
 // admitSubmission admits one submitted signature (entitlement and quota; no
 // scanner check: the appliance does not sign it).
 func (s *Service) admitSubmission(c *Caller, requestID, tenant string, st *dsse.Statement, size int) (*admitted, error) {
-	return s.admit(context.Background(), c, requestID, audit.ActionSubmit, tenant, st, size, noScannerCheck)
+	return s.admit(context.Background(), c, requestID, audit.ActionSubmit, tenant, st, size, nil)
 }
 
 func toPublicKeys(ks []trustedKey) []crypto.PublicKey {
