@@ -184,8 +184,11 @@ func (s *Service) AuditList(ctx context.Context, call Call, q AuditQuery) (*apit
 		return nil, ErrNoAdmission
 	}
 	aq := audit.Query{After: q.After, Limit: q.Limit, Decision: q.Decision}
+	// stellad.admin is site-wide: an admin reads any tenant's rows or all of
+	// them when it asks for them (the admin route); otherwise a caller reads its
+	// own tenant's.
 	switch c := call.Caller; {
-	case c != nil && c.HasScope(authn.ScopeAdmin) && (c.Tenant == "" || q.Tenant == "" && q.AllTenants):
+	case c != nil && c.HasScope(authn.ScopeAdmin) && (q.AllTenants || q.Tenant != "" || c.Tenant == ""):
 		aq.Tenant, aq.AllTenants = q.Tenant, q.Tenant == ""
 	case c != nil && c.Tenant != "" && (q.Tenant == "" || q.Tenant == c.Tenant) && !q.AllTenants:
 		aq.Tenant = c.Tenant
