@@ -60,6 +60,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			auditCommand(),
 			scannerCommand(),
 			quotaCommand(),
+			kitCommand(),
 		},
 		Action: groupAction,
 		// Errors are reported and mapped to exit codes by run, never by os.Exit.
