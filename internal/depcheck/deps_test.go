@@ -38,6 +38,7 @@ var packageMap = []struct {
 	{"internal/entitlement", []string{"internal/store", "kit/..."}},
 	{"internal/policy", []string{"internal/store", "kit/..."}},
 	{"internal/audit", []string{"internal/store", "kit/..."}},
+	{"internal/offline", []string{"internal/store", "internal/audit", "internal/entitlement", "kit/..."}},
 	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype",
 		"internal/authn", "internal/entitlement", "internal/policy", "internal/audit", "internal/metrics", "kit/..."}},
 	// api reads the admission domains' refusal types to map them to statuses.
