@@ -47,12 +47,11 @@ func kitCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "kit",
 		Usage: "build, verify, export and import Offline Kits",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			// Local, offline subcommands: no daemon involved.
 			kitBuildCommand(),
 			kitVerifyCommand(),
-			// Daemon-side subcommands (export, import, status) go here.
-		},
+		}, kitDaemonCommands()...),
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/keys"
 	"github.com/stellaops/stellad/internal/metrics"
+	"github.com/stellaops/stellad/internal/offline"
 	"github.com/stellaops/stellad/internal/policy"
 	"github.com/stellaops/stellad/internal/signer"
 	"github.com/stellaops/stellad/internal/store"
@@ -61,6 +62,7 @@ type config struct {
 	transport          transport
 	trust              trustConfig
 	tenantKeys         cli.StringSlice
+	kit                kitConfig
 }
 
 func serveCommand() *cli.Command {
@@ -89,6 +91,11 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "scanner-allowlist", Usage: "file of scanner image digests trusted without a signature (default DATA/trust/scanner-allowlist.txt)", Destination: &c.trust.scannerAllowlist, EnvVars: []string{"STELLAD_SCANNER_ALLOWLIST"}},
 			&cli.StringFlag{Name: "scanner-untrusted", Value: "refuse", Usage: "refuse or queue (for an admin's approval) requests naming an untrusted scanner digest", Destination: &c.trust.scannerMode},
 			&cli.DurationFlag{Name: "audit-anchor-interval", Value: time.Minute, Usage: "how often the audit chain head is appended to the log", Destination: &c.trust.anchorInterval},
+			&cli.StringFlag{Name: "kit-keys-dir", Usage: "PEM public keys that sign accepted Offline Kits (default DATA/trust/kit-keys)", Destination: &c.kit.keysDir, EnvVars: []string{"STELLAD_KIT_KEYS_DIR"}},
+			&cli.IntFlag{Name: "kit-threshold", Value: 1, Usage: "how many distinct kit keys must sign a kit", Destination: &c.kit.threshold},
+			&cli.StringFlag{Name: "kit-signing-key", Usage: "key URI that signs this appliance's exports (development default: file:DATA/keys/kit.pem)", Destination: &c.kit.signingKey, EnvVars: []string{"STELLAD_KIT_SIGNING_KEY"}},
+			&cli.StringSliceFlag{Name: "peer", Usage: "ORIGIN=PEM: a peer appliance's log key, to mirror its exports (repeat)", Destination: &c.kit.peers},
+			&cli.Int64Flag{Name: "max-kit-bytes", Value: 1 << 30, Usage: "largest Offline Kit accepted for import", Destination: &c.kit.maxBytes},
 			&cli.StringSliceFlag{Name: "tenant-key", Usage: "TENANT=URI: a tenant's own DSSE signing key (repeat)", Destination: &c.tenantKeys},
 			&cli.UintFlag{Name: "batch-size", Value: 0, Usage: "log batch size (0: the tuned default, see docs/performance.md)", Destination: &c.batchSize},
 			&cli.DurationFlag{Name: "batch-age", Value: 0, Usage: "log batch age (0: the tuned default)", Destination: &c.batchAge},
@@ -280,11 +287,15 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
+	kitSvc, kitExport, err := buildOffline(ctx, c, opener, db, adm, tlog, logger)
+	if err != nil {
+		return err
+	}
 	mx := metrics.New()
 	svc, err := attest.New(ctx, attest.Config{
 		DB: db, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger, Metrics: mx,
 		Admission: &attest.Admission{Auth: adm.auth, Entitlement: adm.ent, Scanner: adm.scanner, Audit: adm.trail,
-			ScannerPredicates: attest.DefaultScannerPredicates},
+			ScannerPredicates: attest.DefaultScannerPredicates, Offline: kitSvc, KitExport: kitExport},
 	})
 	if err != nil {
 		return err
@@ -314,7 +325,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	srv, err := api.New(api.Config{
 		Attest: svc, Log: logInfo{tlog}, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
 		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger, Metrics: mx.Handler(),
-		Auth: adm.auth, Peer: api.PeerPrincipal(adminGID), Admin: svc,
+		Auth: adm.auth, Peer: api.PeerPrincipal(adminGID), Admin: svc, MaxKitBytes: c.kit.maxBytes, Mirror: mirrorFor(kitSvc),
 	})
 	if err != nil {
 		return err
@@ -466,7 +477,8 @@ func loadTrustedKeys(dir string) ([]crypto.PublicKey, error) {
 
 // migrations is the schema of every domain; each owns fixed version numbers.
 func migrations() []store.Migration {
-	return slices.Concat(attest.Migrations(), authn.Migrations(), entitlement.Migrations(), audit.Migrations(), policy.Migrations())
+	return slices.Concat(attest.Migrations(), authn.Migrations(), entitlement.Migrations(), audit.Migrations(), policy.Migrations(),
+		offline.Migrations())
 }
 
 // tuneGC trades memory the appliance has for CPU it lacks: the collector runs

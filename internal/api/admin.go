@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -23,6 +24,9 @@ type Admin interface {
 	ImportScannerReleases(ctx context.Context, call attest.Call, dir string) (*apitype.ScannerImport, error)
 	ScannerApprovals(ctx context.Context, call attest.Call) (*apitype.ScannerApprovalList, error)
 	DecideScannerApproval(ctx context.Context, call attest.Call, id int64, d apitype.ApprovalDecision) (*apitype.ScannerApproval, error)
+	KitImport(ctx context.Context, call attest.Call, r io.Reader) (*apitype.KitImport, error)
+	KitStatus(ctx context.Context, call attest.Call) (*apitype.KitStatus, error)
+	KitExport(ctx context.Context, call attest.Call, w io.Writer, since uint64) error
 }
 
 func (s *Server) adminRoutes() {
@@ -142,6 +146,51 @@ func (s *Server) adminRoutes() {
 			return
 		}
 		s.answer(w, r, http.StatusOK)(a.DecideScannerApproval(r.Context(), call, id, d))
+	})
+}
+
+func (s *Server) kitRoutes() {
+	m := s.mux
+	a := s.cfg.Admin
+	m.HandleFunc("POST /api/v1/admin/kit/import", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "kit.import")
+		if !ok {
+			return
+		}
+		body := http.MaxBytesReader(w, r.Body, s.cfg.MaxKitBytes)
+		s.answer(w, r, http.StatusCreated)(a.KitImport(r.Context(), call, body))
+	})
+	m.HandleFunc("GET /api/v1/admin/kit/status", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "kit.status")
+		if ok {
+			s.answer(w, r, http.StatusOK)(a.KitStatus(r.Context(), call))
+		}
+	})
+	m.HandleFunc("GET /api/v1/admin/kit/export", func(w http.ResponseWriter, r *http.Request) {
+		call, ok := s.authenticate(w, r, needAdmin, "kit.export")
+		if !ok {
+			return
+		}
+		var since uint64
+		if v := r.URL.Query().Get("since"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				s.fail(w, r, badRequest(fmt.Sprintf("since=%q is not a tree size", v)))
+				return
+			}
+			since = n
+		}
+		// The kit is built completely before the first byte is sent, so that a
+		// failure is an error answer, never a truncated kit.
+		var buf bytes.Buffer
+		if err := a.KitExport(r.Context(), call, &buf, since); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/gzip")
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(buf.Bytes())
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
+	"github.com/stellaops/stellad/internal/offline"
 	"github.com/stellaops/stellad/internal/policy"
 
 	"github.com/stellaops/stellad/internal/apitype"
@@ -79,6 +80,10 @@ func classify(err error) (int, string) {
 		return ae.status, ae.code
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, apitype.CodePayloadTooLarge
+	case errors.Is(err, offline.ErrRefused):
+		return http.StatusUnprocessableEntity, apitype.CodeKitRefused
+	case errors.Is(err, attest.ErrNoOffline), errors.Is(err, attest.ErrNoAdmission):
+		return http.StatusConflict, apitype.CodeNotConfigured
 	case errors.Is(err, attest.ErrInvalidRequest):
 		return http.StatusBadRequest, apitype.CodeBadRequest
 	case errors.Is(err, attest.ErrInvalidStatement):

@@ -59,7 +59,12 @@ type Config struct {
 	Auth Authenticator
 	Peer func(net.Conn) (*authn.Principal, error)
 	// Admin serves the administration routes; nil leaves them out.
-	Admin  Admin
+	Admin Admin
+	// MaxKitBytes bounds an imported Offline Kit (default 1 GiB).
+	MaxKitBytes int64
+	// Mirror serves the mirrored logs of peer appliances under
+	// /api/v2/mirror/{origin}/; nil leaves the route out.
+	Mirror func(origin string) http.Handler
 	Logger *slog.Logger
 }
 
@@ -73,6 +78,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Attest == nil || cfg.Log == nil {
 		return nil, errors.New("api: Config.Attest and Config.Log are required")
+	}
+	if cfg.MaxKitBytes <= 0 {
+		cfg.MaxKitBytes = 1 << 30
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
@@ -104,6 +112,13 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReady)
 	if s.cfg.Admin != nil {
 		s.adminRoutes()
+		s.kitRoutes()
+	}
+	if s.cfg.Mirror != nil {
+		m.HandleFunc("GET /api/v2/mirror/{origin}/", func(w http.ResponseWriter, r *http.Request) {
+			origin := r.PathValue("origin")
+			http.StripPrefix("/api/v2/mirror/"+origin, s.cfg.Mirror(origin)).ServeHTTP(w, r)
+		})
 	}
 	if s.cfg.Metrics != nil {
 		m.Handle("GET /metrics", s.cfg.Metrics)

@@ -135,3 +135,69 @@ type ApprovalDecision struct {
 	Approve bool   `json:"approve"`
 	Reason  string `json:"reason"`
 }
+
+// Offline Kit routes (admin):
+//
+//	POST /api/v1/admin/kit/import   a kit (application/gzip) -> KitImport
+//	GET  /api/v1/admin/kit/status   -> KitStatus
+//	GET  /api/v1/admin/kit/export   -> a kit of this appliance's log (query: since = a tree size the other side holds)
+//	GET  /api/v2/mirror/{origin}/…  a peer appliance's mirrored checkpoint and tiles (C2SP tlog-tiles), read-only
+
+// KitImport says what an accepted kit changed.
+type KitImport struct {
+	Source         string            `json:"source"`
+	Sequence       uint64            `json:"sequence"`
+	Kind           string            `json:"kind"`
+	ManifestSHA256 string            `json:"manifestSha256"`
+	Installed      []string          `json:"installed"`
+	Checkpoints    map[string]uint64 `json:"checkpoints"`
+	Tiles          int               `json:"tiles"`
+	Bundles        int               `json:"bundles"`
+	Licences       []string          `json:"licences"`
+	AuditHead      bool              `json:"auditHead"`
+}
+
+// KitStatus is the appliance's imported trust and mirrored logs.
+type KitStatus struct {
+	TrustedRootSHA256 string          `json:"trustedRootSha256,omitempty"`
+	TrustedRootStart  string          `json:"trustedRootNewestStart,omitempty"`
+	KitKeys           []string        `json:"kitKeys"`
+	KitThreshold      int             `json:"kitThreshold"`
+	WitnessPolicy     string          `json:"witnessPolicy,omitempty"`
+	Sources           []KitSource     `json:"sources"`
+	Origins           []MirrorOrigin  `json:"origins"`
+	SplitViews        []KitSplitView  `json:"splitViews"`
+	Revocations       json.RawMessage `json:"revocations,omitempty"`
+}
+
+// KitSource is the last kit accepted from one source.
+type KitSource struct {
+	Source     string `json:"source"`
+	Sequence   uint64 `json:"sequence"`
+	Kind       string `json:"kind"`
+	ImportedAt string `json:"importedAt"`
+	Actor      string `json:"actor"`
+}
+
+// MirrorOrigin is a log whose checkpoint (and tiles, for a peer appliance) was accepted.
+type MirrorOrigin struct {
+	Origin    string   `json:"origin"`
+	TreeSize  uint64   `json:"treeSize"`
+	RootHash  []byte   `json:"rootHash"`
+	Witnesses []string `json:"witnesses"`
+	TilesSize uint64   `json:"tilesSize"`
+	Bundles   int      `json:"bundles"`
+}
+
+// KitSplitView is evidence of a log showing two inconsistent views.
+type KitSplitView struct {
+	Origin       string `json:"origin"`
+	AcceptedSize uint64 `json:"acceptedSize"`
+	AcceptedRoot []byte `json:"acceptedRoot"`
+	OfferedSize  uint64 `json:"offeredSize"`
+	OfferedRoot  []byte `json:"offeredRoot"`
+	KitSource    string `json:"kitSource"`
+	KitSequence  uint64 `json:"kitSequence"`
+	Reason       string `json:"reason"`
+	DetectedAt   string `json:"detectedAt"`
+}

@@ -156,4 +156,6 @@ const (
 	CodeUnsupportedMedia   = "unsupported_media_type" // 415
 	CodeUnavailable        = "unavailable"            // 503: shutting down, or the log pushes back
 	CodeInternal           = "internal"               // 500
+	CodeKitRefused         = "kit_refused"            // 422: an Offline Kit failed verification; nothing was changed
+	CodeNotConfigured      = "not_configured"         // 409: the feature needs configuration the daemon lacks
 )

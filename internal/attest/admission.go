@@ -12,6 +12,7 @@ import (
 	"github.com/stellaops/stellad/internal/audit"
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
+	"github.com/stellaops/stellad/internal/offline"
 	"github.com/stellaops/stellad/internal/policy"
 	"github.com/stellaops/stellad/kit/dsse"
 )
@@ -33,6 +34,11 @@ type Admission struct {
 	// ScannerPredicates are the predicate types (SBOMs, scan reports) whose
 	// requests must name a trusted scanner image digest.
 	ScannerPredicates []string
+	// Offline imports and exports Offline Kits; nil refuses the kit routes.
+	Offline *offline.Service
+	// KitExport is the template of every export (signers, log, log
+	// directory, source); Since, Bundles and Audit are filled per request.
+	KitExport offline.ExportOptions
 }
 
 // DefaultScannerPredicates are the predicate types of SBOMs and scan reports.
@@ -211,6 +217,10 @@ func reasonCode(err error) string {
 		return "not_found"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
+	case errors.Is(err, offline.ErrRefused):
+		return "kit_refused"
+	case errors.Is(err, ErrNoOffline), errors.Is(err, ErrNoAdmission):
+		return "not_configured"
 	}
 	return "internal"
 }

@@ -144,3 +144,30 @@ func (c *Client) DecideScannerApproval(ctx context.Context, id int64, d apitype.
 	}
 	return &out, nil
 }
+
+// ImportKit sends an Offline Kit (the archive's bytes) for import.
+func (c *Client) ImportKit(ctx context.Context, kit []byte) (*apitype.KitImport, error) {
+	var out apitype.KitImport
+	if err := c.doJSON(ctx, http.MethodPost, "/api/v1/admin/kit/import", nil, kit, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// KitStatus returns the imported trust and the mirrored logs.
+func (c *Client) KitStatus(ctx context.Context) (*apitype.KitStatus, error) {
+	var out apitype.KitStatus
+	if err := c.doJSON(ctx, http.MethodGet, "/api/v1/admin/kit/status", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ExportKit returns a kit of the daemon's log from the tree size since.
+func (c *Client) ExportKit(ctx context.Context, since uint64) ([]byte, error) {
+	v := url.Values{}
+	if since > 0 {
+		v.Set("since", strconv.FormatUint(since, 10))
+	}
+	return c.do(ctx, http.MethodGet, "/api/v1/admin/kit/export", v, nil)
+}

@@ -40,9 +40,9 @@ var packageMap = []struct {
 	{"internal/audit", []string{"internal/store", "kit/..."}},
 	{"internal/offline", []string{"internal/store", "internal/audit", "internal/entitlement", "kit/..."}},
 	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype",
-		"internal/authn", "internal/entitlement", "internal/policy", "internal/audit", "internal/metrics", "kit/..."}},
+		"internal/authn", "internal/entitlement", "internal/policy", "internal/audit", "internal/metrics", "internal/offline", "kit/..."}},
 	// api reads the admission domains' refusal types to map them to statuses.
-	{"internal/api", []string{"internal/apitype", "internal/attest", "internal/authn", "internal/entitlement", "internal/policy", "kit/..."}},
+	{"internal/api", []string{"internal/apitype", "internal/attest", "internal/authn", "internal/entitlement", "internal/policy", "internal/offline", "kit/..."}},
 	{"internal/apitype", nil},
 	{"internal/client", []string{"internal/apitype"}},
 	{"internal/depcheck", nil},
