@@ -3,7 +3,6 @@ package entitlement
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,18 +20,10 @@ import (
 // imported it and is required. Each audit hook runs after Config.Audit in the
 // same transaction (the caller's audit row for this request).
 func (m *Manager) Import(ctx context.Context, doc []byte, actor string, audit ...func(*sql.Tx, Event) error) (*Licence, error) {
-	if strings.TrimSpace(actor) == "" {
-		return nil, errors.New("entitlement: importing licence: actor is required")
-	}
-	v, err := parseLicence(doc, m.keys)
+	ver, now, err := m.verify(doc, actor, "importing")
 	if err != nil {
-		return nil, fmt.Errorf("entitlement: importing licence: %w", err)
+		return nil, err
 	}
-	now := m.now()
-	if !now.Before(v.NotAfter) {
-		return nil, fmt.Errorf("entitlement: importing licence %s: %w: notAfter %s", v.LicenceID, ErrLicenceExpired, v.NotAfter.UTC().Format(time.RFC3339))
-	}
-	ver := m.newVersion(v, now.UTC(), actor)
 
 	m.writeMu.Lock()
 	defer m.writeMu.Unlock()
@@ -47,7 +38,7 @@ func (m *Manager) Import(ctx context.Context, doc []byte, actor string, audit ..
 		return m.runAudit(tx, Event{Kind: EventLicenceImport, Actor: actor, Time: now, Licence: &l, Digest: ver.digest, Stored: stored}, audit)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("entitlement: importing licence %s: %w", v.LicenceID, err)
+		return nil, fmt.Errorf("entitlement: importing licence %s: %w", ver.LicenceID, err)
 	}
 	if stored {
 		m.mu.Lock()
@@ -63,25 +54,11 @@ func (m *Manager) Import(ctx context.Context, doc []byte, actor string, audit ..
 // storeLicence writes a licence version unless it is already there. It
 // reports whether it wrote, and refuses a rollback with ErrLicenceStale.
 func storeLicence(ctx context.Context, tx *sql.Tx, v *version, doc []byte) (bool, error) {
+	already, err := checkStale(ctx, tx, v)
+	if err != nil || already {
+		return false, err
+	}
 	issued := v.IssuedAt.UnixNano()
-	var digest string
-	err := tx.QueryRowContext(ctx, `SELECT digest FROM licences WHERE licence_id = ? AND issued_at_ns = ?`, v.LicenceID, issued).Scan(&digest)
-	switch {
-	case err == nil && digest == v.digest:
-		return false, nil
-	case err == nil:
-		return false, fmt.Errorf("%w: a version issued at the same time (%s) has other content", ErrLicenceStale, v.IssuedAt.UTC().Format(time.RFC3339Nano))
-	case !errors.Is(err, sql.ErrNoRows):
-		return false, fmt.Errorf("looking up licence: %w", err)
-	}
-	var newest sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT MAX(issued_at_ns) FROM licences WHERE licence_id = ?`, v.LicenceID).Scan(&newest); err != nil {
-		return false, fmt.Errorf("looking up licence: %w", err)
-	}
-	if newest.Valid && newest.Int64 > issued {
-		return false, fmt.Errorf("%w: issuedAt %s is older than the imported version's %s", ErrLicenceStale,
-			v.IssuedAt.UTC().Format(time.RFC3339Nano), time.Unix(0, newest.Int64).UTC().Format(time.RFC3339Nano))
-	}
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	if _, err := tx.ExecContext(ctx, `INSERT INTO licences
 		(licence_id, issued_at_ns, issued_at, not_before, not_after, plan, digest, envelope, imported_at, imported_by)
@@ -96,4 +73,22 @@ func storeLicence(ctx context.Context, tx *sql.Tx, v *version, doc []byte) (bool
 		}
 	}
 	return true, nil
+}
+
+// verify checks a licence envelope for Import and Prepare: the actor, the
+// vendor's signature, the document and its expiry. op names the operation in
+// errors.
+func (m *Manager) verify(doc []byte, actor, op string) (*version, time.Time, error) {
+	if strings.TrimSpace(actor) == "" {
+		return nil, time.Time{}, fmt.Errorf("entitlement: %s licence: actor is required", op)
+	}
+	v, err := parseLicence(doc, m.keys)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("entitlement: %s licence: %w", op, err)
+	}
+	now := m.now()
+	if !now.Before(v.NotAfter) {
+		return nil, time.Time{}, fmt.Errorf("entitlement: %s licence %s: %w: notAfter %s", op, v.LicenceID, ErrLicenceExpired, v.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return m.newVersion(v, now.UTC(), actor), now, nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -29,27 +28,20 @@ type PreparedLicence struct {
 // imports it and is required. Write re-checks staleness inside the caller's
 // transaction, since another import may commit in between.
 func (m *Manager) Prepare(ctx context.Context, doc []byte, actor string) (*PreparedLicence, error) {
-	if strings.TrimSpace(actor) == "" {
-		return nil, errors.New("entitlement: preparing licence: actor is required")
-	}
-	v, err := parseLicence(doc, m.keys)
+	ver, now, err := m.verify(doc, actor, "preparing")
 	if err != nil {
-		return nil, fmt.Errorf("entitlement: preparing licence: %w", err)
+		return nil, err
 	}
-	now := m.now()
-	if !now.Before(v.NotAfter) {
-		return nil, fmt.Errorf("entitlement: preparing licence %s: %w: notAfter %s", v.LicenceID, ErrLicenceExpired, v.NotAfter.UTC().Format(time.RFC3339))
-	}
-	p := &PreparedLicence{m: m, ver: m.newVersion(v, now.UTC(), actor), doc: doc, actor: actor, now: now}
+	p := &PreparedLicence{m: m, ver: ver, doc: doc, actor: actor, now: now}
 	// Check against the committed state now, so that a stale licence is
 	// refused before the caller starts writing.
 	tx, err := m.db.Read().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("entitlement: preparing licence %s: %w", v.LicenceID, err)
+		return nil, fmt.Errorf("entitlement: preparing licence %s: %w", ver.LicenceID, err)
 	}
 	defer tx.Rollback()
 	if _, err := checkStale(ctx, tx, p.ver); err != nil {
-		return nil, fmt.Errorf("entitlement: preparing licence %s: %w", v.LicenceID, err)
+		return nil, fmt.Errorf("entitlement: preparing licence %s: %w", ver.LicenceID, err)
 	}
 	return p, nil
 }
