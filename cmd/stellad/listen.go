@@ -37,11 +37,17 @@ func (t transport) check(dev bool) error {
 		return configErrorf("--tls-cert and --tls-key go together")
 	case t.clientCA != "" && t.tlsCert == "":
 		return configErrorf("--client-ca needs a TLS listener (--tls-cert and --tls-key)")
-	case t.tlsCert != "":
-		return nil
 	}
 	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+	if dev && !loopback {
+		// Development mode trusts an Authority whose key lies in DATA/dev.
+		return configErrorf("--listen %q: development mode (--dev) serves on loopback only", t.listen)
+	}
+	if t.tlsCert != "" {
+		return nil
+	}
+	if !loopback {
 		return configErrorf("--listen %q: plain HTTP is served on loopback only; give --tls-cert and --tls-key", t.listen)
 	}
 	if !dev {

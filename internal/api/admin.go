@@ -45,7 +45,7 @@ func (s *Server) adminRoutes() {
 		}
 		q, err := auditQuery(r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.refused(w, r, call, "audit.list", err)
 			return
 		}
 		q.Tenant, q.AllTenants = "", false
@@ -58,7 +58,7 @@ func (s *Server) adminRoutes() {
 		}
 		body, err := s.writeRequestBody(w, r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.refused(w, r, call, "licence.import", err)
 			return
 		}
 		s.answer(w, r, http.StatusCreated)(a.ImportLicence(r.Context(), call, body))
@@ -76,7 +76,7 @@ func (s *Server) adminRoutes() {
 		}
 		var req apitype.BypassRequest
 		if err := s.decodeBody(w, r, &req); err != nil {
-			s.fail(w, r, err)
+			s.refused(w, r, call, "licence.bypass", err)
 			return
 		}
 		s.answer(w, r, http.StatusCreated)(a.Bypass(r.Context(), call, req))
@@ -88,7 +88,7 @@ func (s *Server) adminRoutes() {
 		}
 		q, err := auditQuery(r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.refused(w, r, call, "audit.list", err)
 			return
 		}
 		s.answer(w, r, http.StatusOK)(a.AuditList(r.Context(), call, q))
@@ -119,7 +119,7 @@ func (s *Server) adminRoutes() {
 		}
 		var req apitype.ScannerImportRequest
 		if err := s.decodeBody(w, r, &req); err != nil {
-			s.fail(w, r, err)
+			s.refused(w, r, call, "scanner.import", err)
 			return
 		}
 		s.answer(w, r, http.StatusCreated)(a.ImportScannerReleases(r.Context(), call, req.Dir))
@@ -137,12 +137,12 @@ func (s *Server) adminRoutes() {
 		}
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id < 1 {
-			s.fail(w, r, badRequest(fmt.Sprintf("approval id %q is not a positive number", r.PathValue("id"))))
+			s.refused(w, r, call, "scanner.approve", badRequest(fmt.Sprintf("approval id %q is not a positive number", r.PathValue("id"))))
 			return
 		}
 		var d apitype.ApprovalDecision
 		if err := s.decodeBody(w, r, &d); err != nil {
-			s.fail(w, r, err)
+			s.refused(w, r, call, "scanner.approve", err)
 			return
 		}
 		s.answer(w, r, http.StatusOK)(a.DecideScannerApproval(r.Context(), call, id, d))
@@ -175,7 +175,7 @@ func (s *Server) kitRoutes() {
 		if v := r.URL.Query().Get("since"); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				s.fail(w, r, badRequest(fmt.Sprintf("since=%q is not a tree size", v)))
+				s.refused(w, r, call, "kit.export", badRequest(fmt.Sprintf("since=%q is not a tree size", v)))
 				return
 			}
 			since = n
@@ -192,6 +192,13 @@ func (s *Server) kitRoutes() {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(buf.Bytes())
 	})
+}
+
+// refused answers a request that failed after its caller was authenticated
+// but before the use case ran (a body too large, a bad parameter): its audit
+// row and DPoP proof id are written first, as for every refusal.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, call attest.Call, action string, err error) {
+	s.fail(w, r, s.cfg.Attest.Refuse(r.Context(), call, action, err))
 }
 
 // answer returns a function that writes v as JSON with status, or the error.

@@ -71,7 +71,7 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := s.writeRequestBody(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.refused(w, r, call, "sign", err)
 		return
 	}
 	req, err := decodeSignRequest(body)
@@ -146,7 +146,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := s.writeRequestBody(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.refused(w, r, call, "submit", err)
 		return
 	}
 	issued, err := s.cfg.Attest.Submit(r.Context(), call, body)
@@ -210,7 +210,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			s.fail(w, r, badRequest(fmt.Sprintf("after=%q is not a log index", v)))
+			s.refused(w, r, call, "list", badRequest(fmt.Sprintf("after=%q is not a log index", v)))
 			return
 		}
 		lq.After = &n
@@ -218,7 +218,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			s.fail(w, r, badRequest(fmt.Sprintf("limit=%q is not a positive number", v)))
+			s.refused(w, r, call, "list", badRequest(fmt.Sprintf("limit=%q is not a positive number", v)))
 			return
 		}
 		lq.Limit = n

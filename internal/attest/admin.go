@@ -15,6 +15,7 @@ import (
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/policy"
+	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/kit/dsse"
 )
 
@@ -68,7 +69,7 @@ func (s *Service) ImportLicence(ctx context.Context, call Call, doc []byte) (*ap
 		return a.Audit.Append(tx, r)
 	})
 	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, rec, fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+		return nil, s.refuse(ctx, call.Caller, rec, rejected(err))
 	}
 	st, err := a.Entitlement.Status(ctx)
 	if err != nil {
@@ -139,7 +140,7 @@ func (s *Service) Bypass(ctx context.Context, call Call, req apitype.BypassReque
 		return a.Audit.Append(tx, r)
 	})
 	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, rec, fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+		return nil, s.refuse(ctx, call.Caller, rec, rejected(err))
 	}
 	return bypassView(b), nil
 }
@@ -197,7 +198,7 @@ func (s *Service) AuditList(ctx context.Context, call Call, q AuditQuery) (*apit
 	}
 	rows, next, err := a.Audit.List(ctx, aq)
 	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, rec, fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+		return nil, s.refuse(ctx, call.Caller, rec, rejected(err))
 	}
 	out := &apitype.AuditList{Rows: make([]apitype.AuditRow, 0, len(rows))}
 	for _, r := range rows {
@@ -273,7 +274,7 @@ func (s *Service) ImportScannerReleases(ctx context.Context, call Call, dir stri
 		return a.Audit.Append(tx, ar)
 	})
 	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, rec, fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+		return nil, s.refuse(ctx, call.Caller, rec, rejected(err))
 	}
 	return &apitype.ScannerImport{Digests: append([]string{}, res.Digests...)}, nil
 }
@@ -326,7 +327,7 @@ func (s *Service) DecideScannerApproval(ctx context.Context, call Call, id int64
 		if errors.Is(err, policy.ErrApprovalNotFound) {
 			err = fmt.Errorf("%w: %w", ErrNotFound, err)
 		} else {
-			err = fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+			err = rejected(err)
 		}
 		return nil, s.refuse(ctx, call.Caller, rec, err)
 	}
@@ -389,4 +390,13 @@ func (s *Service) AnchorAudit(ctx context.Context, origin string) (anchored bool
 		return false, fmt.Errorf("anchoring audit head %d: %w", seq, err)
 	}
 	return true, nil
+}
+
+// rejected marks a domain's refusal of an admin request as bad input, and a
+// store that is busy or closed as unavailable.
+func rejected(err error) error {
+	if errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return unavailableIf(err)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 }

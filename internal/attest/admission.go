@@ -235,6 +235,9 @@ func (s *Service) tenantFor(c *Caller, asked string) (string, error) {
 	if c == nil {
 		return "", errNoCaller
 	}
+	if asked == SystemTenant || c.Tenant == SystemTenant {
+		return "", &authn.Error{Code: authn.CodeTenantForbidden, Msg: fmt.Sprintf("tenant %q is reserved for the appliance's own entries", SystemTenant)}
+	}
 	if asked != "" {
 		if c.Tenant == "" && !c.HasScope(authn.ScopeAdmin) || c.Tenant != "" && c.Tenant != asked {
 			return "", &authn.Error{Code: authn.CodeTenantForbidden, Msg: fmt.Sprintf("the caller may not act for tenant %q", asked)}
@@ -304,6 +307,19 @@ func quotaState(err error) string {
 		return ee.Code
 	}
 	return ""
+}
+
+// withoutProof returns c with its DPoP proof id already accounted for: once a
+// request's proof id is committed, its further rows (the other signatures of a
+// submission, a later refusal) must not record it again, which would read as
+// a replay.
+func withoutProof(c *Caller) *Caller {
+	if c == nil || c.Binding != authn.BindingDPoP {
+		return c
+	}
+	cp := *c
+	cp.Binding = ""
+	return &cp
 }
 
 // mayRead reports whether c may read a row of tenant: without admission

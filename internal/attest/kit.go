@@ -93,7 +93,8 @@ func (s *Service) KitStatus(ctx context.Context, call Call) (*apitype.KitStatus,
 // KitExport writes a kit of this appliance's log to w: its checkpoint, the
 // consistency proof and tiles from since (a tree size the receiving side
 // holds), the bundles logged since and the audit chain head, signed by the
-// configured kit signing keys.
+// configured kit signing keys. w must buffer: on an error after a partial
+// write the caller discards what was written (internal/api does).
 func (s *Service) KitExport(ctx context.Context, call Call, w io.Writer, since uint64) error {
 	a, rec, err := s.adminCall(call, "kit.export")
 	if err == nil && (a.Offline == nil || len(a.KitExport.Signers) == 0) {
@@ -104,13 +105,12 @@ func (s *Service) KitExport(ctx context.Context, call Call, w io.Writer, since u
 	}
 	opts := a.KitExport
 	opts.Since, opts.Bundles, opts.Audit = since, s, a.Audit
-	if err := s.allowed(ctx, call.Caller, rec); err != nil {
-		return err
+	res, err := a.Offline.Export(ctx, w, opts)
+	if err != nil {
+		return s.refuse(ctx, call.Caller, rec, rejected(fmt.Errorf("exporting since %d: %w", since, err)))
 	}
-	if _, err := a.Offline.Export(ctx, w, opts); err != nil {
-		return fmt.Errorf("%w: exporting since %d: %w", ErrInvalidRequest, since, err)
-	}
-	return nil
+	rec.Reason = fmt.Sprintf("kit %s #%d, tree size %d since %d", res.Source, res.Sequence, res.TreeSize, res.Since)
+	return s.allowed(ctx, call.Caller, rec)
 }
 
 var _ offline.BundleSource = (*Service)(nil)

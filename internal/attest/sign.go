@@ -71,6 +71,9 @@ func (s *Service) sign(ctx context.Context, call Call, req SignRequest) (*Issued
 	}
 	rec.Tenant = tenant
 	payload, st, err := statementPayload(req)
+	if err == nil && st.PredicateType == audit.AnchorPredicateType {
+		err = fmt.Errorf("%w: predicate type %s is reserved for the appliance's audit anchors", ErrInvalidStatement, st.PredicateType)
+	}
 	if err != nil {
 		return nil, s.refuse(ctx, call.Caller, rec, err)
 	}

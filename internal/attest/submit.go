@@ -56,11 +56,14 @@ func (s *Service) submit(ctx context.Context, call Call, envelopeJSON []byte) ([
 	}
 	pae := dsse.PAE(env.PayloadType, env.Payload)
 	out := make([]*Issued, 0, len(accepted))
+	// caller records the request's DPoP proof id with the first row committed,
+	// and only then (withoutProof).
+	caller := call.Caller
 	for _, a := range accepted {
 		// Each signature is its own entry, admitted and audited on its own.
 		ad, err := s.admitSubmission(call.Caller, call.RequestID, tenant, stmt, len(envelopeJSON))
 		if err != nil {
-			return nil, s.refuse(ctx, call.Caller, ad.rec, err)
+			return nil, s.refuse(ctx, caller, ad.rec, err)
 		}
 		ad.rec.KeyURI = "trusted:" + s.trusted[a.Index].id
 		sig := env.Signatures[a.SignatureIndex]
@@ -73,12 +76,12 @@ func (s *Service) submit(ctx context.Context, call Call, envelopeJSON []byte) ([
 			pae:      pae,
 			key:      s.trusted[a.Index],
 			stmt:     stmt,
-			also:     s.allowHook(call.Caller, ad),
+			also:     s.allowHook(caller, ad),
 		})
 		if err != nil {
 			ad.cancel()
 			ad.release()
-			return nil, s.refuse(ctx, call.Caller, ad.rec, err)
+			return nil, s.refuse(ctx, caller, ad.rec, err)
 		}
 		if !ad.recorded {
 			// A duplicate: nothing was logged, the quota is given back, and
@@ -86,11 +89,12 @@ func (s *Service) submit(ctx context.Context, call Call, envelopeJSON []byte) ([
 			ad.cancel()
 			ad.rec.UUID, ad.rec.LogIndex = is.UUID, &is.Index
 			ad.rec.Reason = "duplicate"
-			if err := s.allowed(ctx, call.Caller, ad.rec); err != nil {
+			if err := s.allowed(ctx, caller, ad.rec); err != nil {
 				ad.release()
 				return nil, err
 			}
 		}
+		caller = withoutProof(caller)
 		ad.release()
 		out = append(out, is)
 	}

@@ -68,6 +68,23 @@ func TestSubmitSignedElsewhere(t *testing.T) {
 		t.Fatalf("resubmission: %d uuid %s index %d, want the first entry %s index %d", status, again.UUID, again.Index, er.UUID, er.Index)
 	}
 
+	// Two trusted signatures (the CI key and a second trusted key) in one
+	// request: two entries, and the request's one DPoP proof recorded once.
+	second, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der2, _ := x509.MarshalPKIXPublicKey(second.Public())
+	writeFile(t, filepath.Join(dataDir, "trusted-keys", "second.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der2}))
+	d.stop()
+	d.start()
+	stmt2, _ := dsse.NewStatement([]dsse.ResourceDescriptor{{Name: "ci2.bin", Digest: map[string]string{"sha256": fmt.Sprintf("%x", sha256.Sum256([]byte("two")))}}},
+		testPredicateType, json.RawMessage(`{"builder":"ci"}`))
+	multi, _ := dsse.Sign(rand.Reader, dsse.PayloadTypeInToto, stmt2, dsse.KeySigner{Signer: ciKey}, dsse.KeySigner{Signer: second})
+	multiJSON, _ := multi.Marshal()
+	status, body = post(t, d.url+"/api/v1/rekor/entries", multiJSON)
+	var both apitype.EntryResponse
+	if err := json.Unmarshal(body, &both); status != http.StatusCreated || err != nil || len(both.Entries) != 2 {
+		t.Fatalf("submit with two trusted signatures: %d %s", status, body)
+	}
+
 	// A key nobody trusts.
 	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	env2, _ := dsse.Sign(rand.Reader, dsse.PayloadTypeInToto, stmt, dsse.KeySigner{Signer: stranger})
