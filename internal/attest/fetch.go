@@ -41,13 +41,36 @@ func (s *Service) Get(ctx context.Context, call Call, uuid string) (*Entry, erro
 	return e, nil
 }
 
-// EntryFor is Get without the audit row, for a request that is audited
-// already (the answer to a submission).
+// EntryFor is Get without the audit row and without the tenant check, for the
+// answer to a submission (audited already): its caller holds the envelope, so
+// it learns nothing the public log does not tell anyone who holds it, even
+// when another tenant logged the same signature first.
 func (s *Service) EntryFor(ctx context.Context, call Call, uuid string) (*Entry, error) {
-	return s.get(ctx, call, uuid)
+	e, err := s.entry(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return e.Entry, nil
 }
 
 func (s *Service) get(ctx context.Context, call Call, uuid string) (*Entry, error) {
+	e, err := s.entry(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayRead(call.Caller, e.tenant) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
+	}
+	return e.Entry, nil
+}
+
+// tenantEntry is an entry with the tenant that owns it.
+type tenantEntry struct {
+	*Entry
+	tenant string
+}
+
+func (s *Service) entry(ctx context.Context, uuid string) (*tenantEntry, error) {
 	uuid = strings.ToLower(uuid)
 	if !validUUID(uuid) {
 		return nil, fmt.Errorf("%w: %q is not a 64-digit hex leaf hash", ErrNotFound, uuid)
@@ -59,9 +82,6 @@ func (s *Service) get(ctx context.Context, call Call, uuid string) (*Entry, erro
 	if e.state != "logged" {
 		return nil, fmt.Errorf("%w: %s is %s", ErrNotFound, uuid, e.state)
 	}
-	if !s.mayRead(call.Caller, e.tenant) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
-	}
 	issued, b, err := s.rebuild(e)
 	if err != nil {
 		return nil, err
@@ -72,7 +92,7 @@ func (s *Service) get(ctx context.Context, call Call, uuid string) (*Entry, erro
 		// against by up to one checkpoint interval: answer with the issued proof.
 		fresh = issued
 	}
-	return &Entry{UUID: uuid, Index: issued.Index, Proof: fresh, Bundle: b}, nil
+	return &tenantEntry{Entry: &Entry{UUID: uuid, Index: issued.Index, Proof: fresh, Bundle: b}, tenant: e.tenant}, nil
 }
 
 // existing answers a duplicate submission with the entry logged before.
