@@ -382,9 +382,12 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		logger.Debug("notified systemd: ready")
 	}
 
+	// A listener that fails ends the daemon through the same orderly shutdown
+	// as a signal: the other listener drains, the log and the database close.
+	var runErr error
 	select {
 	case err := <-serveErr:
-		return fmt.Errorf("serving HTTP: %w", err)
+		runErr = fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
@@ -402,7 +405,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		}
 		_ = os.Remove(c.transport.adminSock)
 	}
-	return nil
+	return runErr
 }
 
 // openKey opens uri; in development mode a missing file key is created.

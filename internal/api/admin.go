@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/stellaops/stellad/internal/apitype"
 	"github.com/stellaops/stellad/internal/attest"
@@ -149,6 +150,10 @@ func (s *Server) adminRoutes() {
 	})
 }
 
+// kitTransferTime bounds the transfer of one kit, in place of the server's
+// per-request timeouts (sized for signing requests).
+const kitTransferTime = 30 * time.Minute
+
 func (s *Server) kitRoutes() {
 	m := s.mux
 	a := s.cfg.Admin
@@ -157,6 +162,12 @@ func (s *Server) kitRoutes() {
 		if !ok {
 			return
 		}
+		if !s.cfg.Ready() {
+			s.refused(w, r, call, "kit.import", fmt.Errorf("%w: not ready", attest.ErrUnavailable))
+			return
+		}
+		// A kit may take longer to arrive than the server's default read timeout.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(kitTransferTime))
 		body := http.MaxBytesReader(w, r.Body, s.cfg.MaxKitBytes)
 		s.answer(w, r, http.StatusCreated)(a.KitImport(r.Context(), call, body))
 	})
@@ -187,6 +198,7 @@ func (s *Server) kitRoutes() {
 			s.fail(w, r, err)
 			return
 		}
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(kitTransferTime))
 		w.Header().Set("Content-Type", "application/gzip")
 		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 		w.WriteHeader(http.StatusOK)
