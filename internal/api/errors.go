@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stellaops/stellad/internal/refusal"
+
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/offline"
@@ -47,20 +49,11 @@ var refusalStatus = map[string]int{
 	policy.CodeApprovalPending:       http.StatusForbidden,
 }
 
-// refusal returns the code and retry delay of an admission refusal.
-func refusal(err error) (code string, retry time.Duration, ok bool) {
-	var (
-		ae *authn.Error
-		ee *entitlement.Error
-		pe *policy.Error
-	)
-	switch {
-	case errors.As(err, &ae):
-		return ae.Code, ae.RetryAfter, true
-	case errors.As(err, &ee):
-		return ee.Code, ee.RetryAfter, true
-	case errors.As(err, &pe):
-		return pe.Code, pe.RetryAfter, true
+// refusalOf returns the code and retry delay of an admission refusal.
+func refusalOf(err error) (code string, retry time.Duration, ok bool) {
+	var re *refusal.Error
+	if errors.As(err, &re) {
+		return re.Code, re.RetryAfter, true
 	}
 	return "", 0, false
 }
@@ -69,7 +62,7 @@ func refusal(err error) (code string, retry time.Duration, ok bool) {
 func classify(err error) (int, string) {
 	var ae *apiError
 	var mbe *http.MaxBytesError
-	if code, _, ok := refusal(err); ok {
+	if code, _, ok := refusalOf(err); ok {
 		if st, ok := refusalStatus[code]; ok {
 			return st, code
 		}
@@ -114,7 +107,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.cfg.Logger.Debug("request refused", "request_id", id, "status", status, "code", code, "err", err)
 	}
-	if _, retry, ok := refusal(err); ok && retry > 0 {
+	if _, retry, ok := refusalOf(err); ok && retry > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(retry.Seconds())), 10))
 	} else if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stellaops/stellad/internal/refusal"
+
 	"github.com/stellaops/stellad/internal/audit"
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
@@ -193,18 +195,10 @@ func (s *Service) Refuse(ctx context.Context, call Call, action string, err erro
 
 // reasonCode is the stable code of a refusal for the audit row and metrics.
 func reasonCode(err error) string {
-	var (
-		ae *authn.Error
-		ee *entitlement.Error
-		pe *policy.Error
-	)
+	var re *refusal.Error
 	switch {
-	case errors.As(err, &ae):
-		return ae.Code
-	case errors.As(err, &ee):
-		return ee.Code
-	case errors.As(err, &pe):
-		return pe.Code
+	case errors.As(err, &re):
+		return re.Code
 	case errors.Is(err, ErrInvalidRequest):
 		return "bad_request"
 	case errors.Is(err, ErrInvalidStatement):

@@ -79,7 +79,7 @@ func TestErrorIs(t *testing.T) {
 	if errors.Is(err, &authn.Error{Code: authn.CodeMissing}) {
 		t.Error("errors.Is with another code is true")
 	}
-	if got := err.Error(); got != "authn: auth_expired: token expired at x" {
+	if got := err.Error(); got != "auth_expired: token expired at x" {
 		t.Errorf("Error() = %q", got)
 	}
 }

@@ -1,8 +1,7 @@
 package authn
 
 import (
-	"fmt"
-	"time"
+	"github.com/stellaops/stellad/internal/refusal"
 )
 
 // Refusal codes carried by *Error. They are stable: clients, dashboards and
@@ -55,32 +54,10 @@ const (
 	CodeSenderConstraintMissing = "sender_constraint_missing"
 )
 
-// Error is a refusal: the request is not authenticated or not authorized.
-// Code is one of the Code constants; Msg says why in words meant for the
-// operator's logs (it never contains a token). RetryAfter is non-zero only
-// when retrying later may succeed. Match a code with errors.Is(err,
-// &Error{Code: CodeExpired}) or with errors.As.
-type Error struct {
-	Code       string
-	Msg        string
-	RetryAfter time.Duration
-}
-
-// Error implements error.
-func (e *Error) Error() string {
-	if e.Msg == "" {
-		return "authn: " + e.Code
-	}
-	return "authn: " + e.Code + ": " + e.Msg
-}
-
-// Is reports whether target is an *Error with the same Code, so that
-// errors.Is(err, &Error{Code: CodeExpired}) matches any expired-token refusal.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+// Error is a refusal by this package: Code is one of the Code constants
+// above (internal/api maps it to the status documented next to it).
+type Error = refusal.Error
 
 func refuse(code, format string, args ...any) *Error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+	return refusal.New(code, format, args...)
 }

@@ -2,8 +2,8 @@ package entitlement
 
 import (
 	"errors"
-	"fmt"
-	"time"
+
+	"github.com/stellaops/stellad/internal/refusal"
 )
 
 // Refusal codes carried by *Error. They are stable: the API maps each one to
@@ -32,28 +32,12 @@ const (
 	CodeQuotaDaily = "quota_daily"
 )
 
-// Error is a refusal of a request by entitlement or quota: Code is one of the
-// Code constants, Msg a human explanation without secrets, and RetryAfter,
-// for the quota_* codes other than quota_payload, how long the client should
-// wait before trying again.
-type Error struct {
-	Code       string
-	Msg        string
-	RetryAfter time.Duration
-}
-
-// Error implements error: "code: message".
-func (e *Error) Error() string { return e.Code + ": " + e.Msg }
-
-// Is reports whether target is an *Error with the same Code, so that
-// errors.Is(err, &entitlement.Error{Code: entitlement.CodeQuotaRate}) works.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+// Error is a refusal by this package: Code is one of the Code constants
+// above (internal/api maps it to the status documented next to it).
+type Error = refusal.Error
 
 func refuse(code, format string, args ...any) *Error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+	return refusal.New(code, format, args...)
 }
 
 // Sentinel errors of Import (wrapped with details); callers branch on them to

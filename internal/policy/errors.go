@@ -2,8 +2,8 @@ package policy
 
 import (
 	"errors"
-	"fmt"
-	"time"
+
+	"github.com/stellaops/stellad/internal/refusal"
 )
 
 // Refusal codes carried by *Error. They are stable: the API maps each one to
@@ -23,27 +23,12 @@ const (
 	CodeApprovalPending = "scanner_approval_pending"
 )
 
-// Error is a refusal by the scanner release check: Code is one of the Code
-// constants, Msg a human explanation. RetryAfter is always zero (kept for
-// the shape shared with the other admission domains).
-type Error struct {
-	Code       string
-	Msg        string
-	RetryAfter time.Duration
-}
-
-// Error implements error: "code: message".
-func (e *Error) Error() string { return e.Code + ": " + e.Msg }
-
-// Is reports whether target is an *Error with the same Code, so that
-// errors.Is(err, &policy.Error{Code: policy.CodeUntrusted}) works.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+// Error is a refusal by this package: Code is one of the Code constants
+// above (internal/api maps it to the status documented next to it).
+type Error = refusal.Error
 
 func refuse(code, format string, args ...any) *Error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+	return refusal.New(code, format, args...)
 }
 
 // Sentinel errors, wrapped with details (the file and what failed). None is
