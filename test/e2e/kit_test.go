@@ -164,3 +164,96 @@ func TestKitExportImportMirror(t *testing.T) {
 		mustCtl(t, "", nil, "attest", "verify", "--bundle", bundle, "--trusted-root", trustedRoot, "--key", signerPub, artifact)
 	}
 }
+
+// TestKitSplitView: a second appliance that holds A's log key but a different
+// history (a fork of A's log) exports a kit under A's origin; B, which accepted
+// A's view, refuses it as a split view (exit 1), keeps both checkpoints as
+// evidence, and its accepted view of A does not change.
+func TestKitSplitView(t *testing.T) {
+	dirA, dirFork, dirB := t.TempDir(), t.TempDir(), t.TempDir()
+	work := t.TempDir()
+	pred := writeFile(t, filepath.Join(work, "pred.json"), []byte(`{}`))
+	sign := func(d *daemon, n int, name string) {
+		for i := range n {
+			subj := writeFile(t, filepath.Join(work, fmt.Sprintf("%s-%d.bin", name, i)), []byte(name+fmt.Sprint(i)))
+			mustCtl(t, d.url, nil, "attest", "sign", "--predicate-type", "https://example.com/kit/v1", "--predicate", pred,
+				"--subject", subj, "-o", filepath.Join(work, fmt.Sprintf("%s-%d.bundle", name, i)))
+		}
+	}
+	waitSize := func(d *daemon, n uint64) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var st apitype.LogStatus
+			getJSON(t, d.url+"/api/v1/log/status", &st)
+			if st.TreeSize >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("published checkpoint stayed at %d, want %d", st.TreeSize, n)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// The fork gets A's keys before either starts: same log key, same kit key.
+	a := startNamedDaemon(t, dirA, "appliance-a")
+	sign(a, 3, "a")
+	waitSize(a, 3)
+	kitA := filepath.Join(work, "a.kit")
+	mustCtl(t, "", nil, "--admin-socket", a.adminSocket(), "kit", "export", "-o", kitA)
+	a.stop()
+	if err := os.MkdirAll(filepath.Join(dirFork, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"signing.pem", "log.pem", "kit.pem"} {
+		b, err := os.ReadFile(filepath.Join(dirA, "keys", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dirFork, "keys", k), b)
+		if err := os.Chmod(filepath.Join(dirFork, "keys", k), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fork := startNamedDaemon(t, dirFork, "appliance-a")
+	sign(fork, 2, "fork-1")
+	waitSize(fork, 2)
+	mustCtl(t, "", nil, "--admin-socket", fork.adminSocket(), "kit", "export", "-o", filepath.Join(work, "fork-1.kit"))
+	sign(fork, 3, "fork-2")
+	waitSize(fork, 5)
+	forkKit := filepath.Join(work, "fork-2.kit") // sequence 2: not a replay of A's first kit
+	mustCtl(t, "", nil, "--admin-socket", fork.adminSocket(), "kit", "export", "-o", forkKit)
+
+	kitKeys := filepath.Join(dirB, "trust", "kit-keys")
+	if err := os.MkdirAll(kitKeys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	publicKeyPEM(t, filepath.Join(dirA, "keys", "kit.pem"), filepath.Join(kitKeys, "appliance-a.pem"))
+	logPub := publicKeyPEM(t, filepath.Join(dirA, "keys", "log.pem"), filepath.Join(work, "a-log.pem"))
+	b := startNamedDaemon(t, dirB, "appliance-b", "--peer", "appliance-a="+logPub)
+	bctl := func(args ...string) (string, string, int) {
+		return ctl(t, "", nil, append([]string{"--admin-socket", b.adminSocket()}, args...)...)
+	}
+	if _, errs, code := bctl("kit", "import", kitA); code != 0 {
+		t.Fatalf("importing A's kit: exit %d: %s", code, errs)
+	}
+	before := getBytes(t, b.url+"/api/v2/mirror/appliance-a/checkpoint")
+	_, errs, code := bctl("kit", "import", forkKit)
+	if code != 1 || !strings.Contains(errs, "kit_refused") {
+		t.Fatalf("the fork's kit: exit %d, want 1 and kit_refused\n%s", code, errs)
+	}
+	t.Logf("refusal: %s", strings.TrimSpace(errs))
+	out, errs, code := bctl("kit", "status", "--json")
+	if code != 0 {
+		t.Fatalf("kit status: exit %d: %s", code, errs)
+	}
+	var st apitype.KitStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.SplitViews) != 1 || st.SplitViews[0].Origin != "appliance-a" || st.SplitViews[0].AcceptedSize != 3 {
+		t.Errorf("split-view evidence = %+v, want one for appliance-a with the accepted size 3", st.SplitViews)
+	}
+	if after := getBytes(t, b.url+"/api/v2/mirror/appliance-a/checkpoint"); string(after) != string(before) {
+		t.Errorf("B's view of A changed after the refused fork:\n%s\n%s", before, after)
+	}
+}
