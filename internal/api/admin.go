@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stellaops/stellad/internal/authn"
+
 	"github.com/stellaops/stellad/internal/apitype"
 	"github.com/stellaops/stellad/internal/attest"
 )
@@ -31,19 +33,11 @@ type Admin interface {
 }
 
 func (s *Server) adminRoutes() {
-	m := s.mux
 	a := s.cfg.Admin
-	m.HandleFunc("GET /api/v1/quota", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needSign, "quota")
-		if ok {
-			s.answer(w, r, http.StatusOK)(a.Quota(r.Context(), call))
-		}
+	s.route("GET /api/v1/quota", "quota", needSign, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
+		s.answer(w, r, http.StatusOK)(a.Quota(r.Context(), call))
 	})
-	m.HandleFunc("GET /api/v1/audit", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needVerify, "audit.list")
-		if !ok {
-			return
-		}
+	s.route("GET /api/v1/audit", "audit.list", needVerify, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		q, err := auditQuery(r)
 		if err != nil {
 			s.refused(w, r, call, "audit.list", err)
@@ -52,11 +46,7 @@ func (s *Server) adminRoutes() {
 		q.Tenant, q.AllTenants = "", false
 		s.answer(w, r, http.StatusOK)(a.AuditList(r.Context(), call, q))
 	})
-	m.HandleFunc("POST /api/v1/admin/licences", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "licence.import")
-		if !ok {
-			return
-		}
+	s.route("POST /api/v1/admin/licences", "licence.import", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		body, err := s.writeRequestBody(w, r)
 		if err != nil {
 			s.refused(w, r, call, "licence.import", err)
@@ -64,17 +54,10 @@ func (s *Server) adminRoutes() {
 		}
 		s.answer(w, r, http.StatusCreated)(a.ImportLicence(r.Context(), call, body))
 	})
-	m.HandleFunc("GET /api/v1/admin/licences", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "licence.status")
-		if ok {
-			s.answer(w, r, http.StatusOK)(a.LicenceStatus(r.Context(), call))
-		}
+	s.route("GET /api/v1/admin/licences", "licence.status", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
+		s.answer(w, r, http.StatusOK)(a.LicenceStatus(r.Context(), call))
 	})
-	m.HandleFunc("POST /api/v1/admin/licences/bypass", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "licence.bypass")
-		if !ok {
-			return
-		}
+	s.route("POST /api/v1/admin/licences/bypass", "licence.bypass", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		var req apitype.BypassRequest
 		if err := s.decodeBody(w, r, &req); err != nil {
 			s.refused(w, r, call, "licence.bypass", err)
@@ -82,11 +65,7 @@ func (s *Server) adminRoutes() {
 		}
 		s.answer(w, r, http.StatusCreated)(a.Bypass(r.Context(), call, req))
 	})
-	m.HandleFunc("GET /api/v1/admin/audit", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "audit.list")
-		if !ok {
-			return
-		}
+	s.route("GET /api/v1/admin/audit", "audit.list", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		q, err := auditQuery(r)
 		if err != nil {
 			s.refused(w, r, call, "audit.list", err)
@@ -94,17 +73,10 @@ func (s *Server) adminRoutes() {
 		}
 		s.answer(w, r, http.StatusOK)(a.AuditList(r.Context(), call, q))
 	})
-	m.HandleFunc("GET /api/v1/admin/audit/verify", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "verify")
-		if ok {
-			s.answer(w, r, http.StatusOK)(a.AuditVerify(r.Context(), call))
-		}
+	s.route("GET /api/v1/admin/audit/verify", "verify", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
+		s.answer(w, r, http.StatusOK)(a.AuditVerify(r.Context(), call))
 	})
-	m.HandleFunc("GET /api/v1/admin/audit/export", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "audit.export")
-		if !ok {
-			return
-		}
+	s.route("GET /api/v1/admin/audit/export", "audit.export", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		// Rows are streamed: a failure after the first byte ends the stream
 		// early, which the reader sees as a missing final newline or a short
 		// chain (audit.ParseExport refuses both).
@@ -113,11 +85,7 @@ func (s *Server) adminRoutes() {
 			s.fail(w, r, err)
 		}
 	})
-	m.HandleFunc("POST /api/v1/admin/scanner/releases", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "scanner.import")
-		if !ok {
-			return
-		}
+	s.route("POST /api/v1/admin/scanner/releases", "scanner.import", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		var req apitype.ScannerImportRequest
 		if err := s.decodeBody(w, r, &req); err != nil {
 			s.refused(w, r, call, "scanner.import", err)
@@ -125,17 +93,10 @@ func (s *Server) adminRoutes() {
 		}
 		s.answer(w, r, http.StatusCreated)(a.ImportScannerReleases(r.Context(), call, req.Dir))
 	})
-	m.HandleFunc("GET /api/v1/admin/scanner/approvals", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "scanner.approvals")
-		if ok {
-			s.answer(w, r, http.StatusOK)(a.ScannerApprovals(r.Context(), call))
-		}
+	s.route("GET /api/v1/admin/scanner/approvals", "scanner.approvals", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
+		s.answer(w, r, http.StatusOK)(a.ScannerApprovals(r.Context(), call))
 	})
-	m.HandleFunc("POST /api/v1/admin/scanner/approvals/{id}", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "scanner.approve")
-		if !ok {
-			return
-		}
+	s.route("POST /api/v1/admin/scanner/approvals/{id}", "scanner.approve", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id < 1 {
 			s.refused(w, r, call, "scanner.approve", badRequest(fmt.Sprintf("approval id %q is not a positive number", r.PathValue("id"))))
@@ -155,13 +116,8 @@ func (s *Server) adminRoutes() {
 const kitTransferTime = 30 * time.Minute
 
 func (s *Server) kitRoutes() {
-	m := s.mux
 	a := s.cfg.Admin
-	m.HandleFunc("POST /api/v1/admin/kit/import", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "kit.import")
-		if !ok {
-			return
-		}
+	s.route("POST /api/v1/admin/kit/import", "kit.import", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		if !s.cfg.Ready() {
 			s.refused(w, r, call, "kit.import", fmt.Errorf("%w: not ready", attest.ErrUnavailable))
 			return
@@ -171,17 +127,10 @@ func (s *Server) kitRoutes() {
 		body := http.MaxBytesReader(w, r.Body, s.cfg.MaxKitBytes)
 		s.answer(w, r, http.StatusCreated)(a.KitImport(r.Context(), call, body))
 	})
-	m.HandleFunc("GET /api/v1/admin/kit/status", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "kit.status")
-		if ok {
-			s.answer(w, r, http.StatusOK)(a.KitStatus(r.Context(), call))
-		}
+	s.route("GET /api/v1/admin/kit/status", "kit.status", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
+		s.answer(w, r, http.StatusOK)(a.KitStatus(r.Context(), call))
 	})
-	m.HandleFunc("GET /api/v1/admin/kit/export", func(w http.ResponseWriter, r *http.Request) {
-		call, ok := s.authenticate(w, r, needAdmin, "kit.export")
-		if !ok {
-			return
-		}
+	s.route("GET /api/v1/admin/kit/export", "kit.export", needAdmin, func(w http.ResponseWriter, r *http.Request, call attest.Call) {
 		var since uint64
 		if v := r.URL.Query().Get("since"); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
@@ -203,6 +152,16 @@ func (s *Server) kitRoutes() {
 		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(buf.Bytes())
+	})
+}
+
+// route registers a handler that runs once the caller is authenticated for
+// req; a refused caller is answered (and audited) by authenticate.
+func (s *Server) route(pattern, action string, req authn.Requirement, h func(w http.ResponseWriter, r *http.Request, call attest.Call)) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if call, ok := s.authenticate(w, r, req, action); ok {
+			h(w, r, call)
+		}
 	})
 }
 
