@@ -2,17 +2,27 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/stellaops/stellad/internal/apitype"
 	"github.com/stellaops/stellad/internal/client"
+	"github.com/stellaops/stellad/kit"
 	"github.com/stellaops/stellad/kit/verify"
+	"github.com/stellaops/stellad/kit/witness"
 	"github.com/urfave/cli/v2"
 )
 
@@ -37,13 +47,19 @@ func attestCommand() *cli.Command {
 			},
 			{
 				Name:      "verify",
-				Usage:     "verify a bundle offline against a trusted root and a key",
+				Usage:     "verify a bundle offline against a trusted root and a key, and its checkpoint against witnessed mirrored checkpoints",
 				ArgsUsage: "SUBJECT_FILE",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "bundle", Usage: "Sigstore bundle `FILE`"},
-					&cli.StringFlag{Name: "trusted-root", Usage: "trusted_root.json `FILE`"},
+					&cli.StringFlag{Name: "trusted-root", Usage: "trusted_root.json `FILE` (default with --kit: the kit's trust/trusted_root.json)"},
 					&cli.StringFlag{Name: "key", Usage: "signer public key PEM `FILE`"},
 					&cli.StringFlag{Name: "predicate-type", Usage: "required predicate type `URI`"},
+					&cli.StringFlag{Name: "kit", Usage: "Offline Kit `FILE` carrying mirrored checkpoints, tiles, trusted root and witness policy (verified offline first)"},
+					&cli.GenericFlag{Name: "kit-key", Value: &multiFlag{}, Usage: "trusted kit public key PEM `FILE` for --kit (repeatable)"},
+					&cli.IntFlag{Name: "kit-threshold", Usage: "`K` distinct --kit-key keys must have signed the kit", Value: 1},
+					&cli.StringFlag{Name: "mirror", Usage: "C2SP tlog-tiles `URL` of a mirror of the bundle's log, e.g. https://APPLIANCE/api/v2/mirror/ORIGIN"},
+					&cli.StringFlag{Name: "witness-policy", Usage: "witness policy `FILE` (C2SP tlog-policy; default with --kit: the kit's trust/witness-policy)"},
+					&cli.StringFlag{Name: "witnessed", Usage: "`require`, warn or off: a checkpoint not tied to a witnessed mirrored one fails, warns or is not checked (default: warn with --kit or --mirror, else off)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 				},
 				Action: attestVerify,
@@ -173,16 +189,43 @@ func attestVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := requireFlags(c, "bundle", "trusted-root"); err != nil {
+	if err := requireFlags(c, "bundle"); err != nil {
 		return err
+	}
+	mode := c.String("witnessed")
+	switch mode {
+	case "":
+		mode = "off"
+		if c.IsSet("kit") || c.IsSet("mirror") {
+			mode = "warn"
+		}
+	case "require", "warn", "off":
+		if mode != "off" && !c.IsSet("kit") && !c.IsSet("mirror") {
+			return usageErrorf("--witnessed %s: give the mirrored checkpoints with --kit or --mirror", mode)
+		}
+	default:
+		return usageErrorf("--witnessed: %q, want require, warn or off", mode)
 	}
 	bundle, err := readFile("--bundle", c.String("bundle"))
 	if err != nil {
 		return err
 	}
-	root, err := readFile("--trusted-root", c.String("trusted-root"))
-	if err != nil {
-		return err
+	var mat *mirrorMaterial
+	if c.IsSet("kit") {
+		if mat, err = readKitMirrors(c); err != nil {
+			return err
+		}
+	} else {
+		mat = &mirrorMaterial{}
+	}
+	root := mat.trustedRoot
+	if c.IsSet("trusted-root") || root == nil {
+		if err := requireFlags(c, "trusted-root"); err != nil {
+			return usageErrorf("%v (or --kit carrying %s)", err, verify.KitTrustedRootPath)
+		}
+		if root, err = readFile("--trusted-root", c.String("trusted-root")); err != nil {
+			return err
+		}
 	}
 	opts := verify.Options{TrustedRoot: root, PredicateType: c.String("predicate-type")}
 	if c.IsSet("key") {
@@ -201,11 +244,203 @@ func attestVerify(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.String("bundle"), err)
 	}
+	out := attestVerifyResult{Result: res, WitnessedMode: mode}
+	if mode != "off" {
+		if c.IsSet("witness-policy") {
+			b, err := readFile("--witness-policy", c.String("witness-policy"))
+			if err != nil {
+				return err
+			}
+			if mat.policy, err = witness.ParsePolicy(b); err != nil {
+				return usageErrorf("--witness-policy %s: %v", c.String("witness-policy"), err)
+			}
+		}
+		if c.IsSet("mirror") {
+			m, err := fetchMirror(c)
+			if err != nil {
+				return err
+			}
+			mat.mirrors = append(mat.mirrors, *m)
+		}
+		w, werr := verify.VerifyWitnessed(c.Context, res, verify.WitnessOptions{TrustedRoot: root, Policy: mat.policy, Mirrors: mat.mirrors})
+		switch {
+		case werr == nil:
+			out.Witnessed = w
+		case errors.Is(werr, verify.ErrNotWitnessed) && mode == "warn":
+			out.Warning = werr.Error()
+			fmt.Fprintf(c.App.ErrWriter, "warning: %s: %v\n", c.String("bundle"), werr)
+		case errors.Is(werr, verify.ErrNotWitnessed):
+			return fmt.Errorf("%s: %w: %w", c.String("bundle"), errVerifyFailed, werr)
+		default:
+			return fmt.Errorf("%s: %w", c.String("bundle"), werr)
+		}
+	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, res)
+		return printJSON(c.App.Writer, out)
 	}
 	printVerified(c.App.Writer, res)
+	if out.Witnessed != nil {
+		w := out.Witnessed
+		names := make([]string, len(w.Cosigners))
+		for i, cs := range w.Cosigners {
+			names[i] = cs.Witness
+		}
+		fmt.Fprintf(c.App.Writer, "witnessed: mirrored checkpoint of size %d (%s), cosigned by %s\n", w.MirroredSize, w.Method, orNone(names))
+	} else if out.Warning != "" {
+		fmt.Fprintf(c.App.Writer, "witnessed: NO (%s)\n", out.Warning)
+	}
 	return nil
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "no witness (quorum none)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// attestVerifyResult is attest verify's JSON output: the bundle's result,
+// and how its checkpoint relates to the witnessed mirrored ones.
+type attestVerifyResult struct {
+	*verify.Result
+	// WitnessedMode is require, warn or off.
+	WitnessedMode string `json:"witnessedMode"`
+	// Witnessed is set when the checkpoint was tied to a witnessed
+	// mirrored checkpoint.
+	Witnessed *verify.Witnessed `json:"witnessed,omitempty"`
+	// Warning says why not, under --witnessed warn.
+	Warning string `json:"warning,omitempty"`
+}
+
+// mirrorMaterial is what --kit supplied.
+type mirrorMaterial struct {
+	trustedRoot []byte
+	policy      *witness.Policy
+	mirrors     []verify.MirroredLog
+}
+
+// readKitMirrors verifies --kit offline with --kit-key and --kit-threshold
+// (every hash, the k-of-n signature, the end of the archive) and returns its
+// trusted root, witness policy and mirrored logs.
+func readKitMirrors(c *cli.Context) (*mirrorMaterial, error) {
+	if err := requireFlags(c, "kit-key"); err != nil {
+		return nil, err
+	}
+	var pubs []crypto.PublicKey
+	for _, f := range multi(c, "kit-key") {
+		b, err := readFile("--kit-key", f)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := parsePublicKeyPEM("--kit-key "+f, b)
+		if err != nil {
+			return nil, err
+		}
+		pubs = append(pubs, pub)
+	}
+	k := c.Int("kit-threshold")
+	if k < 1 || k > len(pubs) {
+		return nil, usageErrorf("--kit-threshold: %d, want 1 to the number of --kit-key (%d)", k, len(pubs))
+	}
+	path := c.String("kit")
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--kit: %w", err))
+	}
+	defer file.Close()
+	rd, err := kit.NewReader(file, kit.VerifyOptions{Keys: pubs, Threshold: k})
+	if err != nil {
+		return nil, fmt.Errorf("--kit %s: %w: %v", path, errVerifyFailed, err)
+	}
+	files := map[string][]byte{}
+	for {
+		f, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--kit %s: %w: %v", path, errVerifyFailed, err)
+		}
+		if f.Path == verify.KitTrustedRootPath || f.Path == verify.KitPolicyPath ||
+			strings.HasPrefix(f.Path, verify.KitCheckpointsRoot) || strings.HasPrefix(f.Path, verify.KitTilesRoot) {
+			b, err := io.ReadAll(rd)
+			if err != nil {
+				return nil, fmt.Errorf("--kit %s: %w: %v", path, errVerifyFailed, err)
+			}
+			files[f.Path] = b
+		}
+	}
+	m := &mirrorMaterial{trustedRoot: files[verify.KitTrustedRootPath]}
+	if b, ok := files[verify.KitPolicyPath]; ok {
+		if m.policy, err = witness.ParsePolicy(b); err != nil {
+			return nil, badInput(fmt.Errorf("--kit %s: %s: %w", path, verify.KitPolicyPath, err))
+		}
+	}
+	if m.mirrors, err = verify.KitMirrors(files); err != nil {
+		return nil, fmt.Errorf("--kit %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// fetchMirror reads --mirror's checkpoint now and returns a mirrored log
+// whose tiles are fetched from it on demand. The mirror is only a
+// transport: its checkpoint is verified against the trusted root and the
+// witness policy, and its tiles against that checkpoint.
+func fetchMirror(c *cli.Context) (*verify.MirroredLog, error) {
+	base, err := url.Parse(strings.TrimSuffix(c.String("mirror"), "/") + "/")
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, usageErrorf("--mirror: %q is not an http(s) URL", c.String("mirror"))
+	}
+	rt, err := transportFor(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	hm := &httpMirror{base: base, hc: &http.Client{Transport: rt, Timeout: timeout}}
+	cp, err := hm.get(c.Context, "checkpoint", witness.MaxNoteSize)
+	if err != nil {
+		return nil, err
+	}
+	return &verify.MirroredLog{Checkpoint: cp, Tiles: hm}, nil
+}
+
+// httpMirror reads a C2SP tlog-tiles mirror over HTTP.
+type httpMirror struct {
+	base *url.URL
+	hc   *http.Client
+}
+
+// ReadTile implements verify.TileReader.
+func (h *httpMirror) ReadTile(ctx context.Context, level, index uint64, width uint8) ([]byte, error) {
+	return h.get(ctx, verify.TilePath(level, index, width), 256*32)
+}
+
+func (h *httpMirror) get(ctx context.Context, p string, max int64) ([]byte, error) {
+	u := h.base.JoinPath(p).String()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--mirror: %w", err))
+	}
+	resp, err := h.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("--mirror: %w: %v", client.ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("--mirror: %s: %w", u, fs.ErrNotExist)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("--mirror: GET %s: %s", u, resp.Status)
+	case err != nil:
+		return nil, fmt.Errorf("--mirror: GET %s: %w", u, err)
+	case int64(len(b)) > max:
+		return nil, fmt.Errorf("--mirror: GET %s: more than %d bytes", u, max)
+	}
+	return b, nil
 }
 
 func printVerified(w io.Writer, res *verify.Result) {

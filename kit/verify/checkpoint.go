@@ -13,6 +13,7 @@ import (
 	flog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Checkpoint is a checkpoint whose signature VerifyCheckpoint checked.
@@ -96,6 +97,20 @@ func logHost(tl *root.TransparencyLog) (string, error) {
 // openCheckpoint verifies the note signature of cpText by the log tl under the
 // name host and parses the checkpoint.
 func openCheckpoint(tl *root.TransparencyLog, host, cpText string) (*flog.Checkpoint, error) {
+	nv, err := logNoteVerifier(tl, host)
+	if err != nil {
+		return nil, err
+	}
+	cp, _, _, err := flog.ParseCheckpoint([]byte(cpText), host, nv)
+	if err != nil {
+		return nil, failf("checkpoint is not signed by the trusted log key %s for origin %q: %v", hex.EncodeToString(tl.ID), host, err)
+	}
+	return cp, nil
+}
+
+// logNoteVerifier returns the signed-note verifier of the trusted log tl
+// under the key name host (Rekor v2's key hash rules).
+func logNoteVerifier(tl *root.TransparencyLog, host string) (note.Verifier, error) {
 	sv, err := signature.LoadVerifier(tl.PublicKey, tl.SignatureHashFunc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: loading the trusted log key: %v", ErrInvalidInput, err)
@@ -104,9 +119,5 @@ func openCheckpoint(tl *root.TransparencyLog, host, cpText string) (*flog.Checkp
 	if err != nil {
 		return nil, fmt.Errorf("%w: building the checkpoint verifier for %q: %v", ErrInvalidInput, host, err)
 	}
-	cp, _, _, err := flog.ParseCheckpoint([]byte(cpText), host, nv)
-	if err != nil {
-		return nil, failf("checkpoint is not signed by the trusted log key %s for origin %q: %v", hex.EncodeToString(tl.ID), host, err)
-	}
-	return cp, nil
+	return nv, nil
 }

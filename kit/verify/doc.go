@@ -14,5 +14,14 @@
 // wrap ErrInvalidInput. A key-hint bundle verified without a key wraps
 // ErrKeyRequired (which also wraps ErrInvalidInput).
 //
+// VerifyWitnessed then ties a verified bundle's checkpoint to a mirrored
+// checkpoint of the same log that witnesses cosigned (C2SP tlog-cosignature,
+// evaluated with a kit/witness policy), as an Offline Kit carries it
+// (KitMirrors) or a tlog-tiles mirror serves it (TileReader): the same tree,
+// or a prefix proven by a carried consistency proof or by one computed from
+// the mirrored tiles. A contradiction is ErrSplitView (an ErrVerification);
+// ErrUncovered and ErrBelowPolicy (both ErrNotWitnessed) say it could not be
+// tied, which callers may downgrade to a warning.
+//
 // The package imports no stellad internals: offline verifiers may depend on it.
 package verify
