@@ -54,6 +54,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			signCommand(),
 			logCommand(),
 			trustRootCommand(),
+			signingConfigCommand(),
 			keyCommand(),
 			benchCommand(),
 			licenseCommand(),

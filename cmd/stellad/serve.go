@@ -63,6 +63,7 @@ type config struct {
 	trust              trustConfig
 	tenantKeys         cli.StringSlice
 	kit                kitConfig
+	sigstore           sigstoreConfig
 }
 
 func serveCommand() *cli.Command {
@@ -96,6 +97,14 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "kit-signing-key", Usage: "key URI that signs this appliance's exports (development default: file:DATA/keys/kit.pem)", Destination: &c.kit.signingKey, EnvVars: []string{"STELLAD_KIT_SIGNING_KEY"}},
 			&cli.StringSliceFlag{Name: "peer", Usage: "ORIGIN=PEM: a peer appliance's log key, to mirror its exports (repeat)", Destination: &c.kit.peers},
 			&cli.Int64Flag{Name: "max-kit-bytes", Value: 1 << 30, Usage: "largest Offline Kit accepted for import", Destination: &c.kit.maxBytes},
+			&cli.StringFlag{Name: "log-write", Usage: "who may write through the Rekor v2 write API (POST /api/v2/log/entries): token, mtls, open or off (default token; open with --dev)", Destination: &c.sigstore.logWrite, EnvVars: []string{"STELLAD_LOG_WRITE"}},
+			&cli.StringFlag{Name: "log-write-tenant", Value: "default", Usage: "tenant recorded for log writers without a token (mtls, open)", Destination: &c.sigstore.logWriteTenant},
+			&cli.Float64Flag{Name: "log-write-rate", Value: 50, Usage: "log writes per second allowed per source address (burst twice that)", Destination: &c.sigstore.logWriteRate},
+			&cli.StringFlag{Name: "ca-key", Usage: "key URI of the certificate authority that issues signing certificates (development default: file:DATA/keys/ca.pem; empty: no CA)", Destination: &c.sigstore.caKey, EnvVars: []string{"STELLAD_CA_KEY"}},
+			&cli.StringFlag{Name: "ca-cert", Usage: "PEM certificate of --ca-key, chain above it after (development default: DATA/sigstore/ca.pem, made on first start)", Destination: &c.sigstore.caCert, EnvVars: []string{"STELLAD_CA_CERT"}},
+			&cli.StringFlag{Name: "ct-key", Usage: "key URI of the CA's certificate transparency log (development default: file:DATA/keys/ct.pem)", Destination: &c.sigstore.ctKey, EnvVars: []string{"STELLAD_CT_KEY"}},
+			&cli.StringFlag{Name: "tsa-key", Usage: "key URI of the RFC 3161 timestamp authority (development default: file:DATA/keys/tsa.pem; empty: no TSA)", Destination: &c.sigstore.tsaKey, EnvVars: []string{"STELLAD_TSA_KEY"}},
+			&cli.StringFlag{Name: "tsa-chain", Usage: "PEM certificate chain of --tsa-key, leaf first (development default: DATA/sigstore/tsa-chain.pem, made on first start)", Destination: &c.sigstore.tsaChain, EnvVars: []string{"STELLAD_TSA_CHAIN"}},
 			&cli.StringSliceFlag{Name: "tenant-key", Usage: "TENANT=URI: a tenant's own DSSE signing key (repeat)", Destination: &c.tenantKeys},
 			&cli.UintFlag{Name: "batch-size", Value: 0, Usage: "log batch size (0: the tuned default, see docs/performance.md)", Destination: &c.batchSize},
 			&cli.DurationFlag{Name: "batch-age", Value: 0, Usage: "log batch age (0: the tuned default)", Destination: &c.batchAge},
@@ -172,6 +181,9 @@ func (c *config) resolve() (origin string, err error) {
 		c.trustedKeysDir = filepath.Join(c.dataDir, "trusted-keys")
 	}
 	if err := c.trust.resolve(c.dataDir); err != nil {
+		return "", err
+	}
+	if err := c.sigstore.resolve(c.dev, c.dataDir); err != nil {
 		return "", err
 	}
 	if c.maxBody < 1024 {
@@ -311,9 +323,22 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
-	trustedRoot, err := bundle.NewTrustedRoot(bundle.TransparencyLog{BaseURL: c.publicURL, PublicKey: logKey.Public(), Start: start})
+	ctOrig, err := ctOrigin(c.publicURL)
+	if err != nil {
+		return err
+	}
+	sig, err := buildSigstore(ctx, c, opener, ctOrig, logger)
+	if err != nil {
+		return err
+	}
+	defer sig.close()
+	trustedRoot, err := sig.trustedRoot(c.publicURL, bundle.TransparencyLog{BaseURL: c.publicURL, PublicKey: logKey.Public(), Start: start})
 	if err != nil {
 		return fmt.Errorf("building the trusted root: %w", err)
+	}
+	sigConfig, err := signingConfig(c.publicURL, start, sig.ca != nil, sig.tsa != nil)
+	if err != nil {
+		return fmt.Errorf("building the signing config: %w", err)
 	}
 	apiKeys, err := describeKeys(map[string]keys.Key{"dsse": signingKey, "checkpoint": logKey})
 	if err != nil {
@@ -326,6 +351,9 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		Attest: svc, Log: logInfo{tlog}, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
 		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger, Metrics: mx.Handler(),
 		Auth: adm.auth, Peer: api.PeerPrincipal(adminGID), Admin: svc, MaxKitBytes: c.kit.maxBytes, Mirror: mirrorFor(kitSvc),
+		SigningConfig: sigConfig,
+		CA:            caIssuer(sig), Identity: caIdentity(sig, adm.auth), CTLog: ctHandler(sig), TSA: tsaOf(sig),
+		LogWrite: api.LogWrite{Mode: c.sigstore.logWrite, Tenant: c.sigstore.logWriteTenant, Rate: c.sigstore.logWriteRate, Burst: int(2 * c.sigstore.logWriteRate)},
 	})
 	if err != nil {
 		return err

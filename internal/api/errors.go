@@ -12,6 +12,7 @@ import (
 	"github.com/stellaops/stellad/internal/refusal"
 
 	"github.com/stellaops/stellad/internal/authn"
+	"github.com/stellaops/stellad/internal/ca"
 	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/offline"
 	"github.com/stellaops/stellad/internal/policy"
@@ -47,6 +48,10 @@ var refusalStatus = map[string]int{
 	policy.CodeDigestMissing:         http.StatusBadRequest,
 	policy.CodeUntrusted:             http.StatusForbidden,
 	policy.CodeApprovalPending:       http.StatusForbidden,
+	CodeRateLimited:                  http.StatusTooManyRequests,
+	ca.CodeBadRequest:                http.StatusBadRequest,
+	ca.CodeBadKey:                    http.StatusBadRequest,
+	ca.CodeProofFailed:               http.StatusBadRequest,
 }
 
 // refusalOf returns the code and retry delay of an admission refusal.

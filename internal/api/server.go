@@ -25,6 +25,11 @@ type Attestor interface {
 	Get(ctx context.Context, call attest.Call, uuid string) (*attest.Entry, error)
 	EntryFor(ctx context.Context, call attest.Call, uuid string) (*attest.Entry, error)
 	List(ctx context.Context, call attest.Call, q attest.ListQuery) ([]attest.Summary, bool, error)
+	// WriteEntry logs a Rekor v2 hashedrekord request (POST /api/v2/log/entries).
+	WriteEntry(ctx context.Context, call attest.Call, body []byte) (*attest.Written, error)
+	// Allow writes the allow row of a request served outside the use cases
+	// above (a certificate issued by the CA).
+	Allow(ctx context.Context, call attest.Call, action, note string, digests []string) error
 	// Refuse writes the audit row of a request refused before the use case.
 	Refuse(ctx context.Context, call attest.Call, action string, err error) error
 }
@@ -47,6 +52,10 @@ type Config struct {
 	Keys     []apitype.Key
 	// TrustedRoot is the Sigstore trusted_root.json naming this log, served verbatim.
 	TrustedRoot []byte
+	// SigningConfig is the Sigstore signing config (v0.2) pointing clients
+	// such as cosign at this appliance's log, CA and TSA, served verbatim at
+	// GET /api/v1/trust/signing-config; nil leaves the route out.
+	SigningConfig []byte
 	// Ready reports whether the service takes signing requests (false while
 	// starting or shutting down).
 	Ready        func() bool
@@ -65,19 +74,34 @@ type Config struct {
 	// Mirror serves the mirrored logs of peer appliances under
 	// /api/v2/mirror/{origin}/; nil leaves the route out.
 	Mirror func(origin string) http.Handler
-	Logger *slog.Logger
+	// CA issues short-lived signing certificates (Fulcio API v2) to callers
+	// whose identity tokens Identity verifies; nil leaves it out.
+	CA       CertIssuer
+	Identity IdentityVerifier
+	// CTLog serves the read side (static-ct-api) of the CA's certificate
+	// transparency log under /ct/; nil leaves it out.
+	CTLog http.Handler
+	// TSA serves the RFC 3161 timestamp authority; nil leaves it out.
+	TSA Timestamper
+	// LogWrite says who may write through the Rekor v2 write API.
+	LogWrite LogWrite
+	Logger   *slog.Logger
 }
 
 // Server is an http.Handler for the whole API.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg         Config
+	mux         *http.ServeMux
+	writeLimits *sourceLimits
 }
 
 // New validates cfg and builds the routes.
 func New(cfg Config) (*Server, error) {
 	if cfg.Attest == nil || cfg.Log == nil {
 		return nil, errors.New("api: Config.Attest and Config.Log are required")
+	}
+	if (cfg.CA == nil) != (cfg.Identity == nil) {
+		return nil, errors.New("api: Config.CA and Config.Identity go together")
 	}
 	if cfg.MaxKitBytes <= 0 {
 		cfg.MaxKitBytes = 1 << 30
@@ -91,7 +115,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	if err := cfg.LogWrite.fill(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), writeLimits: newSourceLimits(cfg.LogWrite.Rate, cfg.LogWrite.Burst)}
 	s.routes()
 	return s, nil
 }
@@ -106,8 +133,26 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/log/proof/consistency", s.handleConsistency)
 	m.HandleFunc("GET /api/v1/keys", s.handleKeys)
 	m.HandleFunc("GET /api/v1/trust/root", s.handleTrustRoot)
+	if s.cfg.SigningConfig != nil {
+		m.HandleFunc("GET /api/v1/trust/signing-config", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(s.cfg.SigningConfig)
+		})
+	}
 	m.HandleFunc("GET /api/v1/system", s.handleSystem)
 	m.Handle("GET /api/v2/", http.StripPrefix("/api/v2", s.cfg.Log.Handler()))
+	if s.cfg.TSA != nil {
+		s.timestampRoutes()
+	}
+	if s.cfg.CA != nil {
+		m.HandleFunc("POST /api/v2/signingCert", s.handleSigningCert)
+	}
+	if s.cfg.CTLog != nil {
+		m.Handle("GET /ct/", http.StripPrefix("/ct", s.cfg.CTLog))
+	}
+	if s.cfg.LogWrite.Mode != LogWriteOff {
+		m.HandleFunc("POST /api/v2/log/entries", s.handleLogWrite)
+	}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok\n") })
 	m.HandleFunc("GET /readyz", s.handleReady)
 	if s.cfg.Admin != nil {

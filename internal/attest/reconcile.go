@@ -47,14 +47,19 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		rep.Scanned++
 		h := bundle.LeafHash(leaf)
 		uuid := hex.EncodeToString(h[:])
-		if !pending[uuid] {
+		table, ok := pending[uuid]
+		if !ok {
 			continue
 		}
 		p, err := s.cfg.Log.InclusionProof(ctx, i)
 		if err != nil {
 			return rep, fmt.Errorf("reconcile: proving entry %d (%s): %w", i, uuid, err)
 		}
-		if err := s.cfg.DB.Tx(ctx, s.stmts.markLogged(uuid, p)); err != nil {
+		mark := s.stmts.markLogged(uuid, p)
+		if table == "log_writes" {
+			mark = func(tx *sql.Tx) error { return markWriteLogged(tx, uuid, p) }
+		}
+		if err := s.cfg.DB.Tx(ctx, mark); err != nil {
 			return rep, fmt.Errorf("reconcile: recording entry %d (%s): %w", i, uuid, err)
 		}
 		delete(pending, uuid)
@@ -62,8 +67,9 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		s.cfg.Logger.Info("reconciled pending entry", "uuid", uuid, "log_index", i)
 	}
 	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
-		for uuid := range pending {
-			if _, err := tx.Exec(`UPDATE entries SET state = 'abandoned' WHERE uuid = ? AND state = 'pending'`, uuid); err != nil {
+		for uuid, table := range pending {
+			// table is one of two constants, never input.
+			if _, err := tx.Exec(`UPDATE `+table+` SET state = 'abandoned' WHERE uuid = ? AND state = 'pending'`, uuid); err != nil {
 				return err
 			}
 			rep.Abandoned++
@@ -77,22 +83,25 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	return rep, nil
 }
 
-// pendingUUIDs returns the pending rows and the lowest index their leaves can have.
-func (s *Service) pendingUUIDs(ctx context.Context) (map[string]bool, uint64, error) {
-	rows, err := s.cfg.DB.Read().QueryContext(ctx, `SELECT uuid, min_index FROM entries WHERE state = 'pending'`)
+// pendingUUIDs returns the pending rows (uuid -> the table holding it:
+// entries, or log_writes for Rekor v2 writes) and the lowest index their
+// leaves can have.
+func (s *Service) pendingUUIDs(ctx context.Context) (map[string]string, uint64, error) {
+	rows, err := s.cfg.DB.Read().QueryContext(ctx, `SELECT uuid, min_index, 'entries' FROM entries WHERE state = 'pending'
+		UNION ALL SELECT uuid, min_index, 'log_writes' FROM log_writes WHERE state = 'pending'`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reconcile: listing pending entries: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]bool{}
+	out := map[string]string{}
 	var from int64 = -1
 	for rows.Next() {
-		var u string
+		var u, table string
 		var m int64
-		if err := rows.Scan(&u, &m); err != nil {
+		if err := rows.Scan(&u, &m, &table); err != nil {
 			return nil, 0, fmt.Errorf("reconcile: listing pending entries: %w", err)
 		}
-		out[u] = true
+		out[u] = table
 		if from < 0 || m < from {
 			from = m
 		}

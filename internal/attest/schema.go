@@ -131,5 +131,34 @@ CREATE INDEX entries_tenant_index ON entries(tenant, log_index);
 CREATE INDEX entries_predicate ON entries(predicate_type, log_index);
 CREATE INDEX entry_subjects_digest ON entry_subjects(algorithm, digest);
 `,
+	}, {
+		// Version 9: entries written through the Rekor v2 write API
+		// (POST /api/v2/log/entries) by clients such as cosign. They are not
+		// DSSE envelopes signed or verified here, so they live apart from
+		// entries; like a submission, a write is recorded as pending before
+		// its leaf is appended (Reconcile settles it after a crash) and its
+		// uuid (the leaf hash) is unique, so an identical request is answered
+		// with the entry already logged instead of a second leaf.
+		Version: 9,
+		Name:    "attest: Rekor v2 log writes",
+		SQL: `
+CREATE TABLE log_writes (
+	id         INTEGER PRIMARY KEY,
+	uuid       TEXT NOT NULL UNIQUE,       -- hex RFC 6962 leaf hash of body
+	state      TEXT NOT NULL CHECK (state IN ('pending', 'logged', 'abandoned')),
+	min_index  INTEGER NOT NULL,           -- the log's size when the request was recorded
+	log_index  INTEGER UNIQUE,
+	tree_size  INTEGER,                    -- size of the checkpoint the issued proof is against
+	proof      BLOB,                       -- concatenated 32-byte hashes; NULL while pending
+	body       BLOB NOT NULL,              -- the canonical hashedrekord v0.0.2 entry (the leaf)
+	key_id     TEXT NOT NULL,              -- hex SHA-256 of the verifier's PKIX public key
+	tenant     TEXT NOT NULL,
+	principal  TEXT NOT NULL,              -- who wrote it (token subject, certificate subject, source address)
+	created_at TEXT NOT NULL,              -- RFC 3339, UTC
+	CHECK (state <> 'logged' OR (log_index IS NOT NULL AND tree_size IS NOT NULL AND proof IS NOT NULL))
+) STRICT;
+CREATE INDEX log_writes_pending ON log_writes(state) WHERE state = 'pending';
+CREATE INDEX log_writes_tenant_index ON log_writes(tenant, log_index);
+`,
 	}}
 }

@@ -73,6 +73,8 @@ type Service struct {
 	// checkpointStored is the largest tree size whose checkpoint a committed
 	// transaction of this process holds (checkpoints are never deleted).
 	checkpointStored atomic.Uint64
+	// writes serialises identical Rekor v2 log writes (WriteEntry).
+	writes *inflight
 }
 
 // trustedKey is a public key with what log entries and bundles need of it.
@@ -119,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attest: %w", err)
 	}
-	s := &Service{cfg: cfg, stmts: stmts, own: map[string]trustedKey{}}
+	s := &Service{cfg: cfg, stmts: stmts, own: map[string]trustedKey{}, writes: newInflight()}
 	for _, k := range cfg.Keys.All() {
 		tk, err := describeKey(k.Public())
 		if err != nil {

@@ -154,49 +154,16 @@ func (a *Authenticator) verifyToken(raw string, now time.Time) (*verifiedToken, 
 
 // checkToken parses and verifies an access token without the cache.
 func (a *Authenticator) checkToken(raw string, now time.Time) (*verifiedToken, error) {
-	if len(raw) > maxTokenLen {
-		return nil, refuse(CodeMalformed, "access token is longer than %d bytes", maxTokenLen)
-	}
-	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
+	payload, err := a.verifyJWS(raw, "access token", func(typ string) bool {
+		// RFC 9068 §4: typ must be at+jwt (the application/ prefix may be kept).
+		return typ == "at+jwt" || typ == "application/at+jwt"
+	})
 	if err != nil {
-		var ua *jose.ErrUnexpectedSignatureAlgorithm
-		if errors.As(err, &ua) {
-			return nil, refuse(CodeMalformed, "access token algorithm %q is not one of ES256, RS256, EdDSA", ua.Got)
-		}
-		return nil, refuse(CodeMalformed, "access token is not a compact JWS: %v", err)
-	}
-	if len(jws.Signatures) != 1 {
-		return nil, refuse(CodeMalformed, "access token must carry exactly one signature")
-	}
-	h := jws.Signatures[0].Protected
-	// RFC 9068 §4: typ must be at+jwt (the application/ prefix may be kept).
-	if typ := strings.ToLower(typHeader(h)); typ != "at+jwt" && typ != "application/at+jwt" {
-		return nil, refuse(CodeMalformed, "access token typ %q is not at+jwt", typHeader(h))
+		return nil, err
 	}
 	var c tokenClaims
-	payload := jws.UnsafePayloadWithoutVerification()
 	if err := josejson.Unmarshal(payload, &c); err != nil {
 		return nil, refuse(CodeMalformed, "access token claims are not a JSON object of the expected types: %v", err)
-	}
-	// Find the key: iss selects the issuer, kid the key. Nothing read from
-	// the payload is trusted before the signature has been verified.
-	is, ok := a.issuers[c.Issuer]
-	if !ok {
-		return nil, refuse(CodeWrongIssuer, "issuer %q is not trusted", truncate(c.Issuer))
-	}
-	if h.KeyID == "" {
-		return nil, refuse(CodeUnknownKID, "access token has no kid")
-	}
-	k, ok := is.byKID[h.KeyID]
-	if !ok {
-		return nil, refuse(CodeUnknownKID, "kid %q is not in the JWKS of issuer %s", truncate(h.KeyID), c.Issuer)
-	}
-	if !keyFitsAlg(&k, h.Algorithm) {
-		return nil, refuse(CodeBadSignature, "key %q cannot verify algorithm %s", k.KeyID, h.Algorithm)
-	}
-	verified, err := jws.Verify(k.Key)
-	if err != nil || !bytes.Equal(verified, payload) {
-		return nil, refuse(CodeBadSignature, "signature does not verify with key %q of issuer %s", k.KeyID, c.Issuer)
 	}
 
 	// The claims are now the issuer's.
@@ -330,4 +297,57 @@ func (c *tokenCache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.m)
+}
+
+// verifyJWS parses a compact JWS (what names it in messages), checks its typ
+// header with typOK (lower-cased), finds the key by iss and kid among the
+// trusted Authorities and verifies the signature. It returns the payload,
+// which only then may be trusted.
+func (a *Authenticator) verifyJWS(raw, what string, typOK func(string) bool) ([]byte, error) {
+	if len(raw) > maxTokenLen {
+		return nil, refuse(CodeMalformed, "%s is longer than %d bytes", what, maxTokenLen)
+	}
+	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
+	if err != nil {
+		var ua *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &ua) {
+			return nil, refuse(CodeMalformed, "%s algorithm %q is not one of ES256, RS256, EdDSA", what, ua.Got)
+		}
+		return nil, refuse(CodeMalformed, "%s is not a compact JWS: %v", what, err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, refuse(CodeMalformed, "%s must carry exactly one signature", what)
+	}
+	h := jws.Signatures[0].Protected
+	if !typOK(strings.ToLower(typHeader(h))) {
+		return nil, refuse(CodeMalformed, "%s typ %q is not accepted here", what, typHeader(h))
+	}
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	payload := jws.UnsafePayloadWithoutVerification()
+	if err := josejson.Unmarshal(payload, &c); err != nil {
+		return nil, refuse(CodeMalformed, "%s claims are not a JSON object of the expected types: %v", what, err)
+	}
+	// Find the key: iss selects the issuer, kid the key. Nothing read from
+	// the payload is trusted before the signature has been verified.
+	is, ok := a.issuers[c.Issuer]
+	if !ok {
+		return nil, refuse(CodeWrongIssuer, "issuer %q is not trusted", truncate(c.Issuer))
+	}
+	if h.KeyID == "" {
+		return nil, refuse(CodeUnknownKID, "%s has no kid", what)
+	}
+	k, ok := is.byKID[h.KeyID]
+	if !ok {
+		return nil, refuse(CodeUnknownKID, "kid %q is not in the JWKS of issuer %s", truncate(h.KeyID), c.Issuer)
+	}
+	if !keyFitsAlg(&k, h.Algorithm) {
+		return nil, refuse(CodeBadSignature, "key %q cannot verify algorithm %s", k.KeyID, h.Algorithm)
+	}
+	verified, err := jws.Verify(k.Key)
+	if err != nil || !bytes.Equal(verified, payload) {
+		return nil, refuse(CodeBadSignature, "signature does not verify with key %q of issuer %s", k.KeyID, c.Issuer)
+	}
+	return payload, nil
 }

@@ -184,12 +184,22 @@ func (c *Client) Keys(ctx context.Context) (*apitype.KeyList, error) {
 
 // TrustedRoot returns the daemon's trusted_root.json verbatim (GET /api/v1/trust/root).
 func (c *Client) TrustedRoot(ctx context.Context) ([]byte, error) {
-	b, err := c.do(ctx, http.MethodGet, "/api/v1/trust/root", nil, nil)
+	return c.jsonDocument(ctx, "/api/v1/trust/root", "trusted root")
+}
+
+// SigningConfig returns the daemon's Sigstore signing config verbatim
+// (GET /api/v1/trust/signing-config).
+func (c *Client) SigningConfig(ctx context.Context) ([]byte, error) {
+	return c.jsonDocument(ctx, "/api/v1/trust/signing-config", "signing config")
+}
+
+func (c *Client) jsonDocument(ctx context.Context, path, what string) ([]byte, error) {
+	b, err := c.do(ctx, http.MethodGet, path, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	if !json.Valid(b) {
-		return nil, fmt.Errorf("GET %s: the trusted root is not JSON", c.url("/api/v1/trust/root", nil))
+		return nil, fmt.Errorf("GET %s: the %s is not JSON", c.url(path, nil), what)
 	}
 	return b, nil
 }

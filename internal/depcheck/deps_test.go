@@ -28,6 +28,7 @@ var packageMap = []struct {
 	{"kit/...", []string{"kit/dsse", "kit/bundle", "kit/internal/..."}}, // kit, kit/verify and any other kit/x
 	{"kit/dsse", []string{"kit/internal/..."}},
 	{"kit/bundle", []string{"kit/dsse", "kit/internal/..."}},
+	{"kit/verify", []string{"kit/dsse", "kit/bundle", "kit/witness", "kit/internal/..."}},
 	{"kit/internal/...", nil}, // helpers shared by the kit packages, not public API
 	{"internal/keys/...", []string{"internal/keys/..."}},
 	{"internal/signer", []string{"kit/dsse", "internal/keys"}}, // internal/keys for its interfaces only
@@ -35,6 +36,9 @@ var packageMap = []struct {
 	{"internal/store", nil},
 	{"internal/metrics", nil},
 	{"internal/refusal", nil},
+	{"internal/tsa", nil},
+	{"internal/ca", []string{"internal/refusal"}},
+	{"internal/ctlog", nil},
 	{"internal/authn", []string{"internal/store", "internal/refusal", "kit/..."}},
 	{"internal/entitlement", []string{"internal/store", "internal/refusal", "kit/..."}},
 	{"internal/policy", []string{"internal/store", "internal/refusal", "kit/..."}},
@@ -43,9 +47,10 @@ var packageMap = []struct {
 	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype",
 		"internal/authn", "internal/entitlement", "internal/policy", "internal/audit", "internal/metrics", "internal/offline",
 		"internal/refusal", "kit/..."}},
-	// api reads the admission domains' refusal types to map them to statuses.
+	// api reads the admission domains' refusal types to map them to statuses,
+	// and the CA's and TSA's wire codecs and error types.
 	{"internal/api", []string{"internal/apitype", "internal/attest", "internal/authn", "internal/entitlement", "internal/policy",
-		"internal/offline", "internal/refusal", "kit/..."}},
+		"internal/offline", "internal/refusal", "internal/ca", "internal/tsa", "kit/..."}},
 	{"internal/apitype", nil},
 	{"internal/client", []string{"internal/apitype"}},
 	{"internal/depcheck", nil},

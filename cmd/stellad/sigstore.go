@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stellaops/stellad/internal/api"
+	"github.com/stellaops/stellad/internal/authn"
+	"github.com/stellaops/stellad/internal/ca"
+	"github.com/stellaops/stellad/internal/ctlog"
+	"github.com/stellaops/stellad/internal/keys"
+	"github.com/stellaops/stellad/internal/tsa"
+	"github.com/stellaops/stellad/kit/bundle"
+)
+
+// sigstoreConfig is how the appliance serves stock Sigstore clients: who
+// may write through the Rekor v2 write API, and the keys and certificates of
+// its certificate authority, CT log and timestamp authority.
+type sigstoreConfig struct {
+	logWrite       string
+	logWriteTenant string
+	logWriteRate   float64
+	caKey          string // CA key URI; empty: no CA
+	caCert         string // the CA's PEM certificate
+	ctKey          string // the CT log's key URI
+	tsaKey         string // TSA key URI; empty: no TSA
+	tsaChain       string // the TSA's PEM chain, leaf first
+}
+
+// Development defaults: every service runs, its keys are file keys under
+// DATA/keys and its certificates are made on first start under DATA/sigstore.
+func (s *sigstoreConfig) resolve(dev bool, dataDir string) error {
+	if s.logWrite == "" {
+		s.logWrite = api.LogWriteToken
+		if dev {
+			s.logWrite = api.LogWriteOpen
+		}
+	}
+	switch s.logWrite {
+	case api.LogWriteToken, api.LogWriteMTLS, api.LogWriteOpen, api.LogWriteOff:
+	default:
+		return configErrorf("--log-write %q: want token, mtls, open or off", s.logWrite)
+	}
+	if dev {
+		def := func(v *string, path string) {
+			if *v == "" {
+				*v = path
+			}
+		}
+		def(&s.caKey, "file:"+filepath.Join(dataDir, "keys", "ca.pem"))
+		def(&s.ctKey, "file:"+filepath.Join(dataDir, "keys", "ct.pem"))
+		def(&s.tsaKey, "file:"+filepath.Join(dataDir, "keys", "tsa.pem"))
+		def(&s.caCert, filepath.Join(dataDir, "sigstore", "ca.pem"))
+		def(&s.tsaChain, filepath.Join(dataDir, "sigstore", "tsa-chain.pem"))
+	}
+	if s.caKey != "" && (s.caCert == "" || s.ctKey == "") {
+		return configErrorf("--ca-key needs --ca-cert (the CA's certificate; stellad sigstore init makes it) and --ct-key (its CT log's key)")
+	}
+	if s.tsaKey != "" && s.tsaChain == "" {
+		return configErrorf("--tsa-key needs --tsa-chain (the TSA's certificate chain; stellad sigstore init makes it)")
+	}
+	return nil
+}
+
+// sigstoreServices are the running CA (with its CT log) and TSA; either may be nil.
+type sigstoreServices struct {
+	ca    *ca.CA
+	ct    *ctlog.Log
+	tsa   *tsa.TSA
+	caCrt *x509.Certificate
+}
+
+// close stops the CT log (it publishes a checkpoint covering every entry first).
+func (s *sigstoreServices) close() {
+	if s.ct == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.ct.Close(ctx); err != nil {
+		slog.Default().Error("closing the CT log", "err", err)
+	}
+}
+
+// buildSigstore opens the CA, its CT log and the TSA that c names. In
+// development their certificates are made on first start (the ceremony of
+// `stellad sigstore init`, with file keys).
+func buildSigstore(ctx context.Context, c config, o *keys.Opener, ctOrigin string, logger *slog.Logger) (*sigstoreServices, error) {
+	sc := c.sigstore
+	out := &sigstoreServices{}
+	now := time.Now()
+	if sc.tsaKey != "" {
+		k, err := openKey(ctx, o, sc.tsaKey, c.dev, logger)
+		if err != nil {
+			return nil, err
+		}
+		chain, err := readOrMake(sc.tsaChain, c.dev, logger, func() ([]*x509.Certificate, error) {
+			root, err := openKey(ctx, o, "file:"+filepath.Join(c.dataDir, "keys", "tsa-root.pem"), true, logger)
+			if err != nil {
+				return nil, err
+			}
+			return tsa.NewChain(root, k, "stellad TSA", now, 10*365*24*time.Hour, rand.Reader)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if out.tsa, err = tsa.New(tsa.Config{Signer: k, Chain: chain, Logger: logger}); err != nil {
+			return nil, fmt.Errorf("timestamp authority (%s, %s): %w", sc.tsaKey, sc.tsaChain, err)
+		}
+	}
+	if sc.caKey == "" {
+		return out, nil
+	}
+	k, err := openKey(ctx, o, sc.caKey, c.dev, logger)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := readOrMake(sc.caCert, c.dev, logger, func() ([]*x509.Certificate, error) {
+		crt, err := ca.NewRootCertificate(k, "stellad CA", now, 10*365*24*time.Hour, nil)
+		return []*x509.Certificate{crt}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctKey, err := openKey(ctx, o, sc.ctKey, c.dev, logger)
+	if err != nil {
+		return nil, err
+	}
+	out.ct, err = ctlog.New(ctx, ctlog.Config{Dir: filepath.Join(c.dataDir, "ctlog"), Origin: ctOrigin, Signer: ctKey, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("opening the CT log: %w", err)
+	}
+	out.caCrt = chain[0]
+	out.ca, err = ca.New(ca.Config{Signer: k, Certificate: chain[0], Chain: chain[1:], CT: out.ct, CTPublicKey: out.ct.PublicKey(), Logger: logger})
+	if err != nil {
+		out.close()
+		return nil, fmt.Errorf("certificate authority (%s, %s): %w", sc.caKey, sc.caCert, err)
+	}
+	return out, nil
+}
+
+// readOrMake reads a PEM certificate chain; in development a missing file is
+// made with mk and written (0644) first.
+func readOrMake(path string, dev bool, logger *slog.Logger, mk func() ([]*x509.Certificate, error)) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && dev {
+		chain, err := mk()
+		if err != nil {
+			return nil, fmt.Errorf("making development certificates %s: %w", path, err)
+		}
+		var pemBytes []byte
+		for _, c := range chain {
+			pemBytes = append(pemBytes, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		if err := writeFileSync(path, pemBytes, 0o644); err != nil {
+			return nil, err
+		}
+		logger.Info("created development certificates", "path", path, "subject", chain[0].Subject.String())
+		return chain, nil
+	}
+	if err != nil {
+		return nil, configErrorf("reading certificates %s: %v", path, err)
+	}
+	chain, err := tsa.ParseChainPEM(b)
+	if err != nil {
+		return nil, configErrorf("certificates %s: %v", path, err)
+	}
+	return chain, nil
+}
+
+// writeFileSync writes data to path through a synced temporary file.
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// trustedRoot lists the log and, when they run, the CA, its CT log and the TSA.
+func (s *sigstoreServices) trustedRoot(publicURL string, log bundle.TransparencyLog) ([]byte, error) {
+	tr := bundle.TrustedRoot{Logs: []bundle.TransparencyLog{log}}
+	if s.ca != nil {
+		start := s.caCrt.NotBefore
+		tr.CertificateAuthorities = []bundle.CertificateAuthority{{URI: publicURL, Chain: s.ca.Chain(), Start: start}}
+		tr.CTLogs = []bundle.CTLog{{BaseURL: publicURL + "/ct", PublicKey: s.ct.PublicKey(), Start: start}}
+	}
+	if s.tsa != nil {
+		chain := s.tsa.Chain()
+		tr.TimestampAuthorities = []bundle.CertificateAuthority{{URI: publicURL + "/api/v1/timestamp", Chain: chain, Start: chain[0].NotBefore}}
+	}
+	return tr.Marshal()
+}
+
+// ctOrigin is the CT log's checkpoint origin: the public URL's host and the
+// /ct prefix, without scheme (c2sp.org/static-ct-api).
+func ctOrigin(publicURL string) (string, error) {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return "", err
+	}
+	return u.Host + "/ct", nil
+}
+
+// signingConfig is the Sigstore signing config that points cosign at this
+// appliance: its log (Rekor API v2) always, its CA and TSA when they run.
+func signingConfig(publicURL string, start time.Time, withCA, withTSA bool) ([]byte, error) {
+	svc := func(url string, v uint32) []bundle.Service {
+		return []bundle.Service{{URL: url, MajorAPIVersion: v, Operator: "stellad", Start: start}}
+	}
+	sc := bundle.SigningConfig{Logs: svc(publicURL, 2)}
+	if withCA {
+		sc.CAs = svc(publicURL, 1)
+	}
+	if withTSA {
+		sc.TSAs = svc(publicURL+"/api/v1/timestamp", 1)
+	}
+	return sc.Marshal()
+}
+
+// The api.Config fields are interfaces: a nil service must stay a nil
+// interface, not an interface holding a nil pointer.
+func caIssuer(s *sigstoreServices) api.CertIssuer {
+	if s.ca == nil {
+		return nil
+	}
+	return s.ca
+}
+
+func caIdentity(s *sigstoreServices, a *authn.Authenticator) api.IdentityVerifier {
+	if s.ca == nil || a == nil {
+		return nil
+	}
+	return a
+}
+
+func ctHandler(s *sigstoreServices) http.Handler {
+	if s.ct == nil {
+		return nil
+	}
+	return s.ct.Handler()
+}
+
+func tsaOf(s *sigstoreServices) api.Timestamper {
+	if s.tsa == nil {
+		return nil
+	}
+	return s.tsa
+}
