@@ -25,7 +25,8 @@ import (
 // Development mode keeps `make run` a one-step start: besides the file keys it
 // creates, under DATA/dev, a local Authority (its key and JWKS), a vendor
 // licensing key with a licence for the default tenant, and an access token for
-// the local user bound to a DPoP key, so that `stellactl` can sign at once:
+// the local user bound to a DPoP key, so that `stellactl` can sign at once
+// (and an identity token, DATA/dev/id-token, for keyless signing with cosign):
 //
 //	export STELLAD_TOKEN_FILE=DATA/dev/token STELLAD_DPOP_KEY=DATA/dev/dpop-key.pem
 //
@@ -38,6 +39,7 @@ type devMaterial struct {
 	jwks        []byte
 	vendorKey   crypto.Signer
 	tokenFile   string
+	idTokenFile string
 	dpopKeyFile string
 }
 
@@ -117,6 +119,26 @@ func setUpDev(dataDir, publicURL, tenant string, now time.Time) (*devMaterial, e
 		return nil, fmt.Errorf("signing the development token: %w", err)
 	}
 	if err := writeFileAtomic(m.tokenFile, []byte(tok), 0o600); err != nil {
+		return nil, err
+	}
+	// An OpenID Connect identity token for the appliance's CA (audience
+	// sigstore), for keyless signing with stock cosign:
+	// cosign attest-blob --identity-token DATA/dev/id-token ... (no newline at
+	// the end of the file: cosign would send it in the header).
+	idSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: authKey, KeyID: authJWK.KeyID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("development identity token signer: %w", err)
+	}
+	idTok, err := jwt.Signed(idSigner).Claims(map[string]any{
+		"iss": m.issuer, "sub": sub, "aud": "sigstore", "tenant": tenant,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(devTokenLifetime).Unix(),
+	}).Serialize()
+	if err != nil {
+		return nil, fmt.Errorf("signing the development identity token: %w", err)
+	}
+	m.idTokenFile = filepath.Join(dir, "id-token")
+	if err := writeFileAtomic(m.idTokenFile, []byte(idTok), 0o600); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ErrWriter: stderr,
 		Commands: []*cli.Command{
 			serveCommand(),
+			sigstoreCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
