@@ -3,13 +3,13 @@ package ctlog
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/tessera/api/layout"
+
+	"github.com/stellaops/stellad/internal/tilefs"
 )
 
 var (
@@ -95,46 +95,17 @@ func (l *Log) Handler() http.Handler {
 
 // serve implements Handler.
 func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	res, err := parseResource(r.URL.Path)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := os.Open(filepath.Join(l.cfg.Dir, filepath.FromSlash(res.rel)))
-	if err != nil {
-		if os.IsNotExist(err) {
-			http.NotFound(w, r)
-			return
-		}
-		l.cfg.Logger.Error("ctlog cannot open resource", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
+	f := tilefs.File{Rel: res.rel, ContentType: "application/octet-stream", Mutable: res.kind == kindCheckpoint || res.width != 0}
 	switch res.kind {
 	case kindCheckpoint:
-		h.Set("Content-Type", "text/plain; charset=utf-8")
+		f.ContentType = "text/plain; charset=utf-8"
 	case kindIssuer:
-		h.Set("Content-Type", "application/pkix-cert")
-	default:
-		h.Set("Content-Type", "application/octet-stream")
+		f.ContentType = "application/pkix-cert"
 	}
-	if res.kind == kindCheckpoint || res.width != 0 {
-		h.Set("Cache-Control", "no-cache")
-	} else {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	}
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	tilefs.Serve(w, r, l.cfg.Dir, f, l.cfg.Logger)
 }

@@ -11,11 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/ctonly"
 	"github.com/transparency-dev/tessera/storage/posix"
+
+	"github.com/stellaops/stellad/internal/tilefs"
 )
 
 var (
@@ -63,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, issuerDir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating log directory %s: %w", cfg.Dir, err)
 	}
-	lf, err := lockDir(cfg.Dir)
+	lf, err := tilefs.LockDir(cfg.Dir, lockFileName, "CT log")
 	if err != nil {
 		return nil, err
 	}
@@ -92,20 +93,6 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	l.add = tessera.NewCertificateTransparencyAppender(appender)
 	l.shutdown = shutdown
 	return l, nil
-}
-
-// lockDir takes an exclusive, non-blocking flock on dir's lock file.
-func lockDir(dir string) (*os.File, error) {
-	p := filepath.Join(dir, lockFileName)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock file %s: %w", p, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("locking %s (is another stellad using this CT log?): %w", p, err)
-	}
-	return f, nil
 }
 
 // Close stops accepting submissions, waits (bounded by ctx) for those in flight, lets Tessera

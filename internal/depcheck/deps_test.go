@@ -32,13 +32,14 @@ var packageMap = []struct {
 	{"kit/internal/...", nil}, // helpers shared by the kit packages, not public API
 	{"internal/keys/...", []string{"internal/keys/..."}},
 	{"internal/signer", []string{"kit/dsse", "internal/keys"}}, // internal/keys for its interfaces only
-	{"internal/translog", []string{"kit/bundle"}},
+	{"internal/translog", []string{"kit/bundle", "internal/tilefs"}},
+	{"internal/tilefs", nil},
 	{"internal/store", nil},
 	{"internal/metrics", nil},
 	{"internal/refusal", nil},
 	{"internal/tsa", nil},
 	{"internal/ca", []string{"internal/refusal"}},
-	{"internal/ctlog", nil},
+	{"internal/ctlog", []string{"internal/tilefs"}},
 	{"internal/authn", []string{"internal/store", "internal/refusal", "kit/..."}},
 	{"internal/entitlement", []string{"internal/store", "internal/refusal", "kit/..."}},
 	{"internal/policy", []string{"internal/store", "internal/refusal", "kit/..."}},

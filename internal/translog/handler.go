@@ -3,13 +3,13 @@ package translog
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/tessera/api/layout"
+
+	"github.com/stellaops/stellad/internal/tilefs"
 )
 
 // tilePathRE matches C2SP tlog-tiles resource paths: /tile/<L>/<N>[.p/<W>] and
@@ -91,43 +91,14 @@ func (l *Log) Handler() http.Handler {
 
 // serveTiles implements Handler.
 func (l *Log) serveTiles(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	res, err := parseResource(r.URL.Path)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := os.Open(filepath.Join(l.cfg.Dir, filepath.FromSlash(res.relPath())))
-	if err != nil {
-		if os.IsNotExist(err) {
-			http.NotFound(w, r)
-			return
-		}
-		l.cfg.Logger.Error("translog cannot open tile", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
+	f := tilefs.File{Rel: res.relPath(), ContentType: "application/octet-stream", Mutable: res.checkpoint || res.width != 0}
 	if res.checkpoint {
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-	} else {
-		h.Set("Content-Type", "application/octet-stream")
+		f.ContentType = "text/plain; charset=utf-8"
 	}
-	if res.checkpoint || res.width != 0 {
-		h.Set("Cache-Control", "no-cache")
-	} else {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	}
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	tilefs.Serve(w, r, l.cfg.Dir, f, l.cfg.Logger)
 }

@@ -5,16 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
+
+	"github.com/stellaops/stellad/internal/tilefs"
 )
 
 var (
@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating log directory %s: %w", cfg.Dir, err)
 	}
-	lf, err := lockDir(cfg.Dir)
+	lf, err := tilefs.LockDir(cfg.Dir, lockFileName, "log")
 	if err != nil {
 		return nil, err
 	}
@@ -163,21 +163,6 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	go l.runCheckpointer()
 	go l.watch()
 	return l, nil
-}
-
-// lockDir takes an exclusive, non-blocking flock on dir's lock file: Log assumes it is the
-// only writer, so every leaf of the log passes through its checkpointer.
-func lockDir(dir string) (*os.File, error) {
-	p := filepath.Join(dir, lockFileName)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock file %s: %w", p, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("locking %s (is another stellad using this log?): %w", p, err)
-	}
-	return f, nil
 }
 
 // Close stops accepting Appends, waits (bounded by ctx) for in-flight Appends to get their

@@ -149,37 +149,33 @@ func (t TrustedRoot) Marshal() ([]byte, error) {
 		b = append(b, "}}"...)
 	}
 	b = append(b, ']')
-	if len(t.CertificateAuthorities) > 0 {
-		b = append(b, `,"certificateAuthorities":[`...)
-		for i, ca := range t.CertificateAuthorities {
-			var err error
-			if b, err = appendAuthority(b, i, ca); err != nil {
-				return nil, fmt.Errorf("bundle: trusted root: certificate authority %d: %w", i, err)
-			}
-		}
-		b = append(b, ']')
+	var err error
+	if b, err = appendList(b, "certificateAuthorities", "certificate authority", t.CertificateAuthorities, appendAuthority); err != nil {
+		return nil, err
 	}
-	if len(t.CTLogs) > 0 {
-		b = append(b, `,"ctlogs":[`...)
-		for i, l := range t.CTLogs {
-			var err error
-			if b, err = appendCTLog(b, i, l); err != nil {
-				return nil, fmt.Errorf("bundle: trusted root: ct log %d: %w", i, err)
-			}
-		}
-		b = append(b, ']')
+	if b, err = appendList(b, "ctlogs", "ct log", t.CTLogs, appendCTLog); err != nil {
+		return nil, err
 	}
-	if len(t.TimestampAuthorities) > 0 {
-		b = append(b, `,"timestampAuthorities":[`...)
-		for i, ca := range t.TimestampAuthorities {
-			var err error
-			if b, err = appendAuthority(b, i, ca); err != nil {
-				return nil, fmt.Errorf("bundle: trusted root: timestamp authority %d: %w", i, err)
-			}
-		}
-		b = append(b, ']')
+	if b, err = appendList(b, "timestampAuthorities", "timestamp authority", t.TimestampAuthorities, appendAuthority); err != nil {
+		return nil, err
 	}
 	return append(b, '}'), nil
+}
+
+// appendList writes a non-empty list as the member name, each element with
+// add; an empty list is left out.
+func appendList[T any](b []byte, name, what string, list []T, add func([]byte, int, T) ([]byte, error)) ([]byte, error) {
+	if len(list) == 0 {
+		return b, nil
+	}
+	b = append(b, `,"`+name+`":[`...)
+	for i, v := range list {
+		var err error
+		if b, err = add(b, i, v); err != nil {
+			return nil, fmt.Errorf("bundle: trusted root: %s %d: %w", what, i, err)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 func appendValidFor(b []byte, start time.Time, end *time.Time) ([]byte, error) {
