@@ -41,7 +41,7 @@ func attestCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "subject", Usage: "subject `FILE` (repeatable; digest = SHA-256, name = base name)"},
 					&cli.StringFlag{Name: "statement", Usage: "complete in-toto statement `FILE` (instead of --predicate-type/--predicate/--subject)"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write"},
-					scannerDigestFlag(),
+					scannerDigestFlag(), keylessFlag(),
 				},
 				Action: attestSign,
 			},
@@ -165,6 +165,7 @@ func attestSign(c *cli.Context) error {
 // --output and prints the uuid and log index.
 func signAndWrite(c *cli.Context, req apitype.SignRequest) error {
 	req.ScannerDigest = c.String("scanner-digest")
+	req.Keyless = c.Bool("keyless")
 	cl, err := daemonClient(c)
 	if err != nil {
 		return err

@@ -29,19 +29,27 @@ func signCommand() *cli.Command {
 				Name:      "sbom",
 				Usage:     "sign a CycloneDX or SPDX JSON SBOM (predicate type from its content)",
 				ArgsUsage: "SBOM.json",
-				Flags:     []cli.Flag{subjectFlag(), outFlag(), scannerDigestFlag()},
+				Flags:     []cli.Flag{subjectFlag(), outFlag(), scannerDigestFlag(), keylessFlag()},
 				Action:    signSBOM,
 			},
 			{
 				Name:      "report",
 				Usage:     "sign a vulnerability scan report",
 				ArgsUsage: "REPORT.json",
-				Flags: []cli.Flag{subjectFlag(), outFlag(), scannerDigestFlag(),
+				Flags: []cli.Flag{subjectFlag(), outFlag(), scannerDigestFlag(), keylessFlag(),
 					&cli.StringFlag{Name: "predicate-type", Usage: "predicate type `URI`", Value: predicateVuln}},
 				Action: signReport,
 			},
 		},
 	}
+}
+
+// keylessFlag asks the appliance to sign with an ephemeral key certified by
+// its CA for the caller's identity instead of the tenant's key (the bundle
+// then verifies with cosign's --certificate-identity and
+// --certificate-oidc-issuer, no key).
+func keylessFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "keyless", Usage: "sign with an ephemeral key certified by the appliance's CA for the caller's identity (token sub and iss), not the tenant's key"}
 }
 
 // sbomPredicateType picks the predicate type of an SBOM from its top-level keys.

@@ -303,11 +303,22 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
+	// The CA and the TSA serve cosign directly and sign keyless for attest.
+	ctOrig, err := ctOrigin(c.publicURL)
+	if err != nil {
+		return err
+	}
+	sig, err := buildSigstore(ctx, c, opener, ctOrig, logger)
+	if err != nil {
+		return err
+	}
+	defer sig.close()
 	mx := metrics.New()
 	svc, err := attest.New(ctx, attest.Config{
 		DB: db, Log: tlog, Keys: keySet, LogID: logID[:], TrustedKeys: trusted, Logger: logger, Metrics: mx,
 		Admission: &attest.Admission{Auth: adm.auth, Entitlement: adm.ent, Scanner: adm.scanner, Audit: adm.trail,
 			ScannerPredicates: attest.DefaultScannerPredicates, Offline: kitSvc, KitExport: kitExport},
+		Certifier: sig.certifier(), Timestamper: sig.timestamper(),
 	})
 	if err != nil {
 		return err
@@ -323,15 +334,6 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
-	ctOrig, err := ctOrigin(c.publicURL)
-	if err != nil {
-		return err
-	}
-	sig, err := buildSigstore(ctx, c, opener, ctOrig, logger)
-	if err != nil {
-		return err
-	}
-	defer sig.close()
 	trustedRoot, err := sig.trustedRoot(c.publicURL, bundle.TransparencyLog{BaseURL: c.publicURL, PublicKey: logKey.Public(), Start: start})
 	if err != nil {
 		return fmt.Errorf("building the trusted root: %w", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stellaops/stellad/internal/api"
+	"github.com/stellaops/stellad/internal/attest"
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/ca"
 	"github.com/stellaops/stellad/internal/ctlog"
@@ -264,6 +265,22 @@ func ctHandler(s *sigstoreServices) http.Handler {
 		return nil
 	}
 	return s.ct.Handler()
+}
+
+// certifier and timestamper are the CA and the TSA for keyless signing by
+// attest; nil (a nil interface) when either does not run.
+func (s *sigstoreServices) certifier() attest.Certifier {
+	if s.ca == nil || s.tsa == nil {
+		return nil
+	}
+	return s.ca
+}
+
+func (s *sigstoreServices) timestamper() attest.Timestamper {
+	if s.ca == nil || s.tsa == nil {
+		return nil
+	}
+	return s.tsa
 }
 
 func tsaOf(s *sigstoreServices) api.Timestamper {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,17 +20,21 @@ func TestDecodeSignRequest(t *testing.T) {
 		body    string
 		want    int // number of subjects
 		wantErr bool
+		keyless bool
 	}{
-		{"subjects", `{"subjects":[{"name":"a","digest":{"sha256":"` + digest + `"}}],"predicateType":"https://x.example/p","predicate":{}}`, 1, false},
-		{"statement", `{"statement":{"_type":"https://in-toto.io/Statement/v1"}}`, 0, false},
-		{"unknown field", `{"subjectz":[]}`, 0, true},
-		{"trailing data", `{"predicateType":"x"} {}`, 0, true},
-		{"not an object", `[]`, 0, true},
-		{"truncated", `{"subjects":[`, 0, true},
+		{"subjects", `{"subjects":[{"name":"a","digest":{"sha256":"` + digest + `"}}],"predicateType":"https://x.example/p","predicate":{}}`, 1, false, false},
+		{"statement", `{"statement":{"_type":"https://in-toto.io/Statement/v1"}}`, 0, false, false},
+		{"keyless", `{"statement":{"_type":"https://in-toto.io/Statement/v1"},"keyless":true}`, 0, false, true},
+		{"keyless false", `{"statement":{"_type":"https://in-toto.io/Statement/v1"},"keyless":false}`, 0, false, false},
+		{"keyless not a bool", `{"keyless":"yes"}`, 0, true, false},
+		{"unknown field", `{"subjectz":[]}`, 0, true, false},
+		{"trailing data", `{"predicateType":"x"} {}`, 0, true, false},
+		{"not an object", `[]`, 0, true, false},
+		{"truncated", `{"subjects":[`, 0, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := decodeSignRequest([]byte(tc.body))
+			req, keyless, err := decodeSignRequest([]byte(tc.body))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
 			}
@@ -41,6 +46,9 @@ func TestDecodeSignRequest(t *testing.T) {
 			}
 			if len(req.Subjects) != tc.want {
 				t.Errorf("%d subjects, want %d", len(req.Subjects), tc.want)
+			}
+			if keyless != tc.keyless {
+				t.Errorf("keyless = %v, want %v", keyless, tc.keyless)
 			}
 		})
 	}
@@ -58,6 +66,7 @@ func TestClassify(t *testing.T) {
 		{attest.ErrUntrusted, 422, apitype.CodeUntrustedSignature},
 		{attest.ErrNotFound, 404, apitype.CodeNotFound},
 		{attest.ErrUnavailable, 503, apitype.CodeUnavailable},
+		{fmt.Errorf("signing: %w", attest.ErrKeylessUnavailable), 409, apitype.CodeNotConfigured},
 		{&http.MaxBytesError{Limit: 10}, 413, apitype.CodePayloadTooLarge},
 		{errors.New("disk on fire"), 500, apitype.CodeInternal},
 	}
@@ -78,7 +87,7 @@ func FuzzDecodeSignRequest(f *testing.F) {
 	f.Add([]byte(`{"statement":{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + digest + `"}}],"predicateType":"https://x.example/p","predicate":{}}}`))
 	f.Add([]byte(`{"subjects":null,"predicate":"\u0000"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeSignRequest(body)
+		req, _, err := decodeSignRequest(body)
 		if err != nil {
 			if status, _ := classify(err); status != http.StatusBadRequest {
 				t.Fatalf("decode error classified %d: %v", status, err)

@@ -80,7 +80,7 @@ func classify(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, apitype.CodePayloadTooLarge
 	case errors.Is(err, offline.ErrRefused):
 		return http.StatusUnprocessableEntity, apitype.CodeKitRefused
-	case errors.Is(err, attest.ErrNoOffline), errors.Is(err, attest.ErrNoAdmission):
+	case errors.Is(err, attest.ErrNoOffline), errors.Is(err, attest.ErrNoAdmission), errors.Is(err, attest.ErrKeylessUnavailable):
 		return http.StatusConflict, apitype.CodeNotConfigured
 	case errors.Is(err, attest.ErrInvalidRequest):
 		return http.StatusBadRequest, apitype.CodeBadRequest

@@ -74,12 +74,16 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 		s.refused(w, r, call, "sign", err)
 		return
 	}
-	req, err := decodeSignRequest(body)
+	req, keyless, err := decodeSignRequest(body)
 	if err != nil {
 		s.fail(w, r, s.cfg.Attest.Refuse(r.Context(), call, "sign", err))
 		return
 	}
-	is, err := s.cfg.Attest.Sign(r.Context(), call, req)
+	sign := s.cfg.Attest.Sign
+	if keyless {
+		sign = s.cfg.Attest.SignKeyless
+	}
+	is, err := sign(r.Context(), call, req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -109,11 +113,12 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeSignRequest decodes the body of a sign request (apitype.SignRequest,
-// unknown fields refused). The statement itself is validated by attest.
-func decodeSignRequest(body []byte) (attest.SignRequest, error) {
+// unknown fields refused) and reports whether it asks for a keyless
+// signature. The statement itself is validated by attest.
+func decodeSignRequest(body []byte) (attest.SignRequest, bool, error) {
 	var req apitype.SignRequest
 	if err := decodeStrict(body, &req); err != nil {
-		return attest.SignRequest{}, err
+		return attest.SignRequest{}, false, err
 	}
 	subjects := make([]dsse.ResourceDescriptor, len(req.Subjects))
 	for i, sb := range req.Subjects {
@@ -126,7 +131,7 @@ func decodeSignRequest(body []byte) (attest.SignRequest, error) {
 		Predicate:     req.Predicate,
 		ScannerDigest: req.ScannerDigest,
 		Tenant:        req.Tenant,
-	}, nil
+	}, req.Keyless, nil
 }
 
 func wantsBundle(r *http.Request) bool {

@@ -21,6 +21,7 @@ import (
 // Attestor is the use case the API drives (internal/attest.Service).
 type Attestor interface {
 	Sign(ctx context.Context, call attest.Call, req attest.SignRequest) (*attest.Issued, error)
+	SignKeyless(ctx context.Context, call attest.Call, req attest.SignRequest) (*attest.Issued, error)
 	Submit(ctx context.Context, call attest.Call, envelopeJSON []byte) ([]*attest.Issued, error)
 	Get(ctx context.Context, call attest.Call, uuid string) (*attest.Entry, error)
 	EntryFor(ctx context.Context, call attest.Call, uuid string) (*attest.Entry, error)

@@ -44,6 +44,11 @@ type SignRequest struct {
 	// Tenant is the tenant to sign for; empty means the caller's own (the only
 	// one a tenant-bound caller may name).
 	Tenant string `json:"tenant,omitempty"`
+	// Keyless asks the appliance to sign with an ephemeral key bound by a
+	// fresh certificate from its CA to the caller's identity (token sub and
+	// iss) instead of the tenant's key; the bundle then carries that
+	// certificate and an RFC 3161 timestamp from its TSA.
+	Keyless bool `json:"keyless,omitempty"`
 }
 
 // SignResponse answers a sign request: the log entry's uuid (hex leaf hash),

@@ -112,7 +112,8 @@ func (s *Service) existing(ctx context.Context, uuid string) (*Issued, error) {
 }
 
 // rebuild derives the issued proof and bundle of a logged row from the CAS
-// envelope, the stored proof and the stored checkpoint.
+// envelope, the stored proof and the stored checkpoint, and for a keyless
+// entry its stored certificate and timestamp.
 func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
 	hashes, err := splitHashes(e.proof)
 	if err != nil {
@@ -141,8 +142,20 @@ func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
 	if err != nil {
 		return translog.Proof{}, nil, fmt.Errorf("entry %s: stored key %s: %w", e.uuid, e.keyID, err)
 	}
+	// A keyless entry's verifier is its certificate, and its bundle carries
+	// the certificate and the timestamp. Export (Bundles) calls rebuild
+	// without a context; the lookup is one indexed read of the local store.
+	cert, stamp, err := s.keylessMaterial(context.Background(), e)
+	if err != nil {
+		return translog.Proof{}, nil, err
+	}
 	pae := dsse.PAE(single.PayloadType, single.Payload)
-	body, err := bodyFor(pae, single.Signatures[0].Sig, k)
+	var body []byte
+	if cert != nil {
+		body, err = certBody(pae, single.Signatures[0].Sig, cert, k)
+	} else {
+		body, err = bodyFor(pae, single.Signatures[0].Sig, k)
+	}
 	if err != nil {
 		return translog.Proof{}, nil, fmt.Errorf("entry %s: %w", e.uuid, err)
 	}
@@ -161,7 +174,12 @@ func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
 		Hashes:     hashes,
 		Checkpoint: []byte(e.checkpoint),
 	}
-	b, err := s.buildBundle(single, k, body, p)
+	var b []byte
+	if cert != nil {
+		b, err = s.keylessBundle(single, cert, stamp, body, p)
+	} else {
+		b, err = s.buildBundle(single, k, body, p)
+	}
 	if err != nil {
 		return translog.Proof{}, nil, err
 	}

@@ -160,5 +160,21 @@ CREATE TABLE log_writes (
 CREATE INDEX log_writes_pending ON log_writes(state) WHERE state = 'pending';
 CREATE INDEX log_writes_tenant_index ON log_writes(tenant, log_index);
 `,
+	}, {
+		// Version 10: keyless signatures made by the appliance itself
+		// (SignKeyless). The entry row names the ephemeral key (registered in
+		// signing_keys as keyless:SERIAL); this row holds what its bundle
+		// carries besides: the certificate that binds the key to the caller's
+		// identity and the RFC 3161 timestamp over the signature. It is
+		// written in the transaction that records the logged entry.
+		Version: 10,
+		Name:    "attest: keyless signatures",
+		SQL: `
+CREATE TABLE entry_keyless (
+	entry_id    INTEGER PRIMARY KEY REFERENCES entries(id),
+	certificate BLOB NOT NULL,             -- the signing certificate, DER (the hashedrekord verifier)
+	timestamp   BLOB NOT NULL              -- the TSA's DER TimeStampResp over SHA-256 of the signature
+) STRICT;
+`,
 	}}
 }

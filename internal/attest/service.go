@@ -54,6 +54,13 @@ type Config struct {
 	// Admission checks every request and audits every decision. Nil admits
 	// every request (the bare signing path, for tests and benchmarks).
 	Admission *Admission
+	// Certifier issues the certificates of keyless signatures (SignKeyless):
+	// internal/ca.CA. Nil, or Timestamper nil, refuses keyless signing with
+	// ErrKeylessUnavailable.
+	Certifier Certifier
+	// Timestamper answers the RFC 3161 queries of keyless signatures:
+	// internal/tsa.TSA. Nil, or Certifier nil, refuses keyless signing.
+	Timestamper Timestamper
 	// Metrics records latencies, decisions and key usage; nil records nothing.
 	Metrics *metrics.Metrics
 	// AppendTimeout bounds the work after a request is recorded as pending; the

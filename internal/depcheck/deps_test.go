@@ -47,7 +47,7 @@ var packageMap = []struct {
 	{"internal/offline", []string{"internal/store", "internal/audit", "internal/entitlement", "kit/..."}},
 	{"internal/attest", []string{"internal/store", "internal/translog", "internal/signer", "internal/keys", "internal/apitype",
 		"internal/authn", "internal/entitlement", "internal/policy", "internal/audit", "internal/metrics", "internal/offline",
-		"internal/refusal", "kit/..."}},
+		"internal/refusal", "internal/ca", "internal/tsa", "kit/..."}}, // ca: Identity; tsa: Query (keyless signing)
 	// api reads the admission domains' refusal types to map them to statuses,
 	// and the CA's and TSA's wire codecs and error types.
 	{"internal/api", []string{"internal/apitype", "internal/attest", "internal/authn", "internal/entitlement", "internal/policy",

@@ -167,3 +167,40 @@ func parseQuery(der []byte) (*query, *RejectError) {
 		exts:    len(req.Extensions),
 	}, nil
 }
+
+// queryReq is the TimeStampReq that Query writes: no policy, no nonce,
+// certReq false (DER omits a DEFAULT value), no extensions.
+type queryReq struct {
+	Version        int
+	MessageImprint messageImprint
+}
+
+// Query returns a DER RFC 3161 §2.4.1 TimeStampReq for digest, made with h
+// (SHA-256, SHA-384 or SHA-512): the query cosign v3 sends, with the hash
+// algorithm's parameters NULL, no policy, no nonce and certReq false, so the
+// token carries no certificate. It fails for another hash or a digest of the
+// wrong length.
+func Query(h crypto.Hash, digest []byte) ([]byte, error) {
+	var oid asn1.ObjectIdentifier
+	switch h {
+	case crypto.SHA256:
+		oid = oidSHA256
+	case crypto.SHA384:
+		oid = oidSHA384
+	case crypto.SHA512:
+		oid = oidSHA512
+	default:
+		return nil, fmt.Errorf("tsa: query: hash %v; want SHA-256, SHA-384 or SHA-512", h)
+	}
+	if len(digest) != h.Size() {
+		return nil, fmt.Errorf("tsa: query: digest of %d bytes for %v, which gives %d", len(digest), h, h.Size())
+	}
+	der, err := asn1.Marshal(queryReq{Version: 1, MessageImprint: messageImprint{
+		HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.NullRawValue},
+		HashedMessage: digest,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("tsa: query: %w", err)
+	}
+	return der, nil
+}

@@ -633,3 +633,50 @@ func TestParseChainPEM(t *testing.T) {
 		t.Errorf("trailing white space: %v", err)
 	}
 }
+
+// TestQuery checks that Query writes the bytes cosign's client library
+// (digitorus/timestamp, SHA-256, no certificates) writes for the same digest
+// and that Respond grants it; bad hashes and lengths are refused.
+func TestQuery(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	sig := []byte("a DER ECDSA signature")
+	d := sha256.Sum256(sig)
+	q, err := tsa.Query(crypto.SHA256, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256, Certificates: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(q, want) {
+		t.Fatalf("Query = %x, cosign's request = %x", q, want)
+	}
+	resp, err := f.tsa.Respond(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Respond: %v", err)
+	}
+	if got := verify(t, f, resp, sig, nil); !bytes.Equal(got.HashedMessage, d[:]) {
+		t.Error("token over another digest")
+	}
+	for _, tc := range []struct {
+		name   string
+		h      crypto.Hash
+		digest []byte
+	}{
+		{"sha1", crypto.SHA1, make([]byte, 20)},
+		{"short", crypto.SHA256, d[:31]},
+		{"sha384 length", crypto.SHA384, d[:]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tsa.Query(tc.h, tc.digest); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if q, err := tsa.Query(crypto.SHA512, make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	} else if _, err := f.tsa.Respond(context.Background(), q); err != nil {
+		t.Fatalf("Respond(SHA-512 query): %v", err)
+	}
+}

@@ -88,14 +88,72 @@ func KeyHint(pub crypto.PublicKey) (string, error) {
 // fingerprint (go-securesystemslib's SHA256KeyID), so envelopes meant for
 // bundles should be signed with an empty keyid.
 func NewDSSE(envelope *dsse.Envelope, keyHint string, e Entry) ([]byte, error) {
+	if keyHint == "" {
+		return nil, errors.New("bundle: new DSSE bundle: empty key hint")
+	}
+	if !utf8.ValidString(keyHint) {
+		return nil, errors.New("bundle: new DSSE bundle: key hint is not valid UTF-8")
+	}
+	return newDSSE(envelope, e, len(keyHint), func(b []byte) []byte {
+		b = append(b, `"publicKey":{"hint":`...)
+		b, _ = strictjson.AppendString(b, keyHint)
+		return append(b, '}')
+	}, nil)
+}
+
+// NewDSSEWithCertificate returns the JSON of a Sigstore bundle v0.3 for a
+// keyless signature, as cosign v3 writes one: verificationMaterial.certificate
+// .rawBytes = certDER (the signing certificate, leaf only; its issuers are in
+// the verifier's trusted root), one tlogEntry built from e as in NewDSSE (its
+// hashedrekord verifier should be certDER), and, when timestamps is not empty,
+// timestampVerificationData.rfc3161Timestamps[].signedTimestamp = each DER
+// RFC 3161 TimeStampResp in the order given (sigstore verifiers want their
+// messageImprint to cover the DSSE signature bytes). certDER must parse as an
+// X.509 certificate. The same inputs give the same bytes.
+func NewDSSEWithCertificate(envelope *dsse.Envelope, certDER []byte, e Entry, timestamps [][]byte) ([]byte, error) {
+	if _, err := x509.ParseCertificate(certDER); err != nil {
+		return nil, fmt.Errorf("bundle: new DSSE bundle: certificate: %w", err)
+	}
+	extra := 0
+	for i, ts := range timestamps {
+		if len(ts) == 0 {
+			return nil, fmt.Errorf("bundle: new DSSE bundle: timestamp %d is empty", i)
+		}
+		extra += 4*len(ts)/3 + 32
+	}
+	material := func(b []byte) []byte {
+		b = append(b, `"certificate":{"rawBytes":`...)
+		b = strictjson.AppendBase64(b, certDER)
+		return append(b, '}')
+	}
+	var after func([]byte) []byte
+	if len(timestamps) > 0 {
+		after = func(b []byte) []byte {
+			b = append(b, `,"timestampVerificationData":{"rfc3161Timestamps":[`...)
+			for i, ts := range timestamps {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"signedTimestamp":`...)
+				b = strictjson.AppendBase64(b, ts)
+				b = append(b, '}')
+			}
+			return append(b, "]}"...)
+		}
+	}
+	return newDSSE(envelope, e, 4*len(certDER)/3+extra, material, after)
+}
+
+// newDSSE writes a DSSE bundle: material appends the key material member of
+// verificationMaterial (publicKey or certificate), after (nil for none) the
+// members that follow tlogEntries (timestampVerificationData); extra sizes
+// the buffer for what they write.
+func newDSSE(envelope *dsse.Envelope, e Entry, extra int, material, after func([]byte) []byte) ([]byte, error) {
 	if envelope == nil || len(envelope.Signatures) != 1 {
 		return nil, errors.New("bundle: new DSSE bundle: the envelope must carry exactly one signature")
 	}
 	if envelope.PayloadType == "" || len(envelope.Signatures[0].Sig) == 0 {
 		return nil, errors.New("bundle: new DSSE bundle: empty payloadType or signature")
-	}
-	if keyHint == "" {
-		return nil, errors.New("bundle: new DSSE bundle: empty key hint")
 	}
 	if (e.Kind != "" && e.Kind != KindHashedRekord) || (e.Version != "" && e.Version != VersionHashedRekord) {
 		return nil, fmt.Errorf("bundle: new DSSE bundle: entry kind %s/%s, want hashedrekord/0.0.2", e.Kind, e.Version)
@@ -104,15 +162,17 @@ func NewDSSE(envelope *dsse.Envelope, keyHint string, e Entry) ([]byte, error) {
 		return nil, fmt.Errorf("bundle: new DSSE bundle: %w", err)
 	}
 	var ok bool
-	n := 512 + len(e.Proof.Checkpoint) + 4*(len(e.Body)+len(envelope.Payload))/3 + 48*len(e.Proof.Hashes)
+	n := 512 + extra + len(e.Proof.Checkpoint) + 4*(len(e.Body)+len(envelope.Payload))/3 + 48*len(e.Proof.Hashes)
 	b := make([]byte, 0, n)
-	b = append(b, `{"mediaType":"`+MediaType+`","verificationMaterial":{"publicKey":{"hint":`...)
-	if b, ok = strictjson.AppendString(b, keyHint); !ok {
-		return nil, errors.New("bundle: new DSSE bundle: key hint is not valid UTF-8")
-	}
-	b = append(b, `},"tlogEntries":[`...)
+	b = append(b, `{"mediaType":"`+MediaType+`","verificationMaterial":{`...)
+	b = material(b)
+	b = append(b, `,"tlogEntries":[`...)
 	b = appendEntry(b, &e)
-	b = append(b, `]},"dsseEnvelope":{"payload":`...)
+	b = append(b, ']')
+	if after != nil {
+		b = after(b)
+	}
+	b = append(b, `},"dsseEnvelope":{"payload":`...)
 	b = strictjson.AppendBase64(b, envelope.Payload)
 	b = append(b, `,"payloadType":`...)
 	if b, ok = strictjson.AppendString(b, envelope.PayloadType); !ok {
