@@ -34,7 +34,7 @@ func (s *Service) Bundles(ctx context.Context, from, to uint64) ([][]byte, error
 		if err != nil {
 			return nil, fmt.Errorf("reading entries [%d, %d): %w", from, to, err)
 		}
-		_, b, err := s.rebuild(e)
+		_, b, err := s.rebuild(ctx, e)
 		if err != nil {
 			return nil, err
 		}

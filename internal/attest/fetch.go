@@ -82,7 +82,7 @@ func (s *Service) entry(ctx context.Context, uuid string) (*tenantEntry, error) 
 	if e.state != "logged" {
 		return nil, fmt.Errorf("%w: %s is %s", ErrNotFound, uuid, e.state)
 	}
-	issued, b, err := s.rebuild(e)
+	issued, b, err := s.rebuild(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *Service) existing(ctx context.Context, uuid string) (*Issued, error) {
 	if e.state != "logged" {
 		return nil, fmt.Errorf("%w: entry %s is being logged by another request; retry", ErrUnavailable, uuid)
 	}
-	p, b, err := s.rebuild(e)
+	p, b, err := s.rebuild(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (s *Service) existing(ctx context.Context, uuid string) (*Issued, error) {
 // rebuild derives the issued proof and bundle of a logged row from the CAS
 // envelope, the stored proof and the stored checkpoint, and for a keyless
 // entry its stored certificate and timestamp.
-func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
+func (s *Service) rebuild(ctx context.Context, e *storedEntry) (translog.Proof, []byte, error) {
 	hashes, err := splitHashes(e.proof)
 	if err != nil {
 		return translog.Proof{}, nil, fmt.Errorf("entry %s: %w", e.uuid, err)
@@ -145,7 +145,7 @@ func (s *Service) rebuild(e *storedEntry) (translog.Proof, []byte, error) {
 	// A keyless entry's verifier is its certificate, and its bundle carries
 	// the certificate and the timestamp. Export (Bundles) calls rebuild
 	// without a context; the lookup is one indexed read of the local store.
-	cert, stamp, err := s.keylessMaterial(context.Background(), e)
+	cert, stamp, err := s.keylessMaterial(ctx, e)
 	if err != nil {
 		return translog.Proof{}, nil, err
 	}
