@@ -47,12 +47,14 @@ func attestCommand() *cli.Command {
 			},
 			{
 				Name:      "verify",
-				Usage:     "verify a bundle offline against a trusted root and a key, and its checkpoint against witnessed mirrored checkpoints",
+				Usage:     "verify a bundle offline against a trusted root and a key or a certificate identity, and its checkpoint against witnessed mirrored checkpoints",
 				ArgsUsage: "SUBJECT_FILE",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "bundle", Usage: "Sigstore bundle `FILE`"},
 					&cli.StringFlag{Name: "trusted-root", Usage: "trusted_root.json `FILE` (default with --kit: the kit's trust/trusted_root.json)"},
-					&cli.StringFlag{Name: "key", Usage: "signer public key PEM `FILE`"},
+					&cli.StringFlag{Name: "key", Usage: "signer public key PEM `FILE` (key-based bundles)"},
+					&cli.StringFlag{Name: "certificate-identity", Usage: "`IDENTITY` the certificate's subject alternative name must equal (certificate bundles)"},
+					&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "`ISSUER` the certificate's OIDC issuer extension must equal (certificate bundles)"},
 					&cli.StringFlag{Name: "predicate-type", Usage: "required predicate type `URI`"},
 					&cli.StringFlag{Name: "kit", Usage: "Offline Kit `FILE` carrying mirrored checkpoints, tiles, trusted root and witness policy (verified offline first)"},
 					&cli.GenericFlag{Name: "kit-key", Value: &multiFlag{}, Usage: "trusted kit public key PEM `FILE` for --kit (repeatable)"},
@@ -211,6 +213,21 @@ func attestVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	keyless := bundleHasCertificate(bundle)
+	if keyless {
+		if c.IsSet("key") {
+			return usageErrorf("--key: %s carries a certificate (keyless), not a key hint; verify it with --certificate-identity and --certificate-oidc-issuer", c.String("bundle"))
+		}
+		if err := requireFlags(c, "certificate-identity", "certificate-oidc-issuer"); err != nil {
+			return usageErrorf("%v: %s carries a certificate (keyless)", err, c.String("bundle"))
+		}
+	} else {
+		for _, f := range []string{"certificate-identity", "certificate-oidc-issuer"} {
+			if c.IsSet(f) {
+				return usageErrorf("--%s: %s carries no certificate (a key-based bundle); verify it with --key", f, c.String("bundle"))
+			}
+		}
+	}
 	var mat *mirrorMaterial
 	if c.IsSet("kit") {
 		if mat, err = readKitMirrors(c); err != nil {
@@ -228,20 +245,30 @@ func attestVerify(c *cli.Context) error {
 			return err
 		}
 	}
-	opts := verify.Options{TrustedRoot: root, PredicateType: c.String("predicate-type")}
-	if c.IsSet("key") {
-		pem, err := readFile("--key", c.String("key"))
-		if err != nil {
-			return err
-		}
-		if opts.Key, err = parsePublicKeyPEM("--key "+c.String("key"), pem); err != nil {
-			return err
-		}
-	}
-	if opts.ArtifactDigest, err = sha256File("SUBJECT_FILE", subject); err != nil {
+	digest, err := sha256File("SUBJECT_FILE", subject)
+	if err != nil {
 		return err
 	}
-	res, err := verify.Verify(bundle, opts)
+	var (
+		res  *verify.Result
+		cert *certIdentity
+	)
+	if keyless {
+		res, cert, err = verifyCertBundle(bundle, certVerifyOptions{TrustedRoot: root, Identity: c.String("certificate-identity"),
+			Issuer: c.String("certificate-oidc-issuer"), PredicateType: c.String("predicate-type"), ArtifactDigest: digest})
+	} else {
+		opts := verify.Options{TrustedRoot: root, PredicateType: c.String("predicate-type"), ArtifactDigest: digest}
+		if c.IsSet("key") {
+			pem, err := readFile("--key", c.String("key"))
+			if err != nil {
+				return err
+			}
+			if opts.Key, err = parsePublicKeyPEM("--key "+c.String("key"), pem); err != nil {
+				return err
+			}
+		}
+		res, err = verify.Verify(bundle, opts)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.String("bundle"), err)
 	}
@@ -277,9 +304,18 @@ func attestVerify(c *cli.Context) error {
 		}
 	}
 	if c.Bool("json") {
+		if cert != nil {
+			return printJSON(c.App.Writer, struct {
+				attestVerifyResult
+				*certIdentity
+			}{out, cert})
+		}
 		return printJSON(c.App.Writer, out)
 	}
 	printVerified(c.App.Writer, res)
+	if cert != nil {
+		printCertIdentity(c.App.Writer, cert)
+	}
 	if out.Witnessed != nil {
 		w := out.Witnessed
 		names := make([]string, len(w.Cosigners))
