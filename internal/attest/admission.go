@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,7 +214,7 @@ func reasonCode(err error) string {
 		return "unavailable"
 	case errors.Is(err, offline.ErrRefused):
 		return "kit_refused"
-	case errors.Is(err, ErrNoOffline), errors.Is(err, ErrNoAdmission):
+	case errors.Is(err, ErrNoOffline), errors.Is(err, ErrNoAdmission), errors.Is(err, ErrKeylessUnavailable):
 		return "not_configured"
 	}
 	return "internal"
@@ -271,7 +272,7 @@ func (s *Service) admit(ctx context.Context, c *Caller, requestID, action, tenan
 	}
 	ad.ticket = t
 	ad.rec.PoEState = t.Decision.State + ":" + t.Decision.LicenceID
-	ad.rec.QuotaState = fmt.Sprintf("day %s %d", t.Day, t.DailyUsed)
+	ad.rec.QuotaState = "day " + t.Day + " " + strconv.FormatInt(t.DailyUsed, 10)
 	if st != nil && scanner != nil && slices.Contains(a.ScannerPredicates, st.PredicateType) {
 		ad.rec.Reason = "scanner " + *scanner
 		if err := a.Scanner.Check(ctx, tenant, *scanner); err != nil {

@@ -11,7 +11,8 @@ import (
 
 // BenchmarkAppend measures Append on the signing hot path.
 //   - in-tx: many Appends inside one open write transaction: the cost of
-//     Append itself (one SELECT, hashing, one prepared INSERT), no fsync.
+//     Append itself (hashing and one prepared INSERT guarded by the
+//     remembered chain head), no fsync.
 //   - commit/callers=N: N concurrent store.DB.Commit callers each appending
 //     one row (group commit, one fsync per batch), the daemon's shape.
 func BenchmarkAppend(b *testing.B) {

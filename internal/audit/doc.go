@@ -22,8 +22,12 @@
 // [Row.MarshalCanonical] for the members.
 //
 // Writes ([Trail.Append], [Trail.RecordAnchor]) run inside the caller's
-// transaction (store.DB.Commit or store.DB.Tx) and keep no state in memory, so
-// they are correct under group commit, savepoint rollback and retry, and after
-// a restart. Reads ([Trail.List], [Trail.Head], [Trail.Export], [Trail.Verify])
+// transaction (store.DB.Commit or store.DB.Tx) and take the chain head from
+// the table, so they are correct under group commit, savepoint rollback and
+// retry, other writers, and after a restart. Append remembers the head it
+// wrote last only as a hint: its INSERT carries the hinted head as a
+// condition (no later row, same hash), and when that fails it reads the head
+// and inserts after it, so a hint left ahead by a rolled-back row costs one
+// extra statement, never a broken chain. Reads ([Trail.List], [Trail.Head], [Trail.Export], [Trail.Verify])
 // use the read-only pool. A Trail is safe for concurrent use.
 package audit

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/stellaops/stellad/internal/store"
@@ -23,14 +24,29 @@ type Config struct {
 }
 
 // Trail appends to, reads and verifies the audit trail in one database. Its
-// methods are safe for concurrent use; it holds no state besides prepared
-// statements, which live as long as the DB.
+// methods are safe for concurrent use. Besides prepared statements, which live
+// as long as the DB, it remembers the head of the last row it appended: a hint
+// that Append checks in the same statement that uses it, never a truth (see
+// Append).
 type Trail struct {
 	db  *store.DB
 	now func() time.Time
 	log *slog.Logger
 
-	head, insertRow, insertAnchor *store.Stmt
+	head, insertRow, insertNext, insertAnchor *store.Stmt
+
+	mu   sync.Mutex
+	hint chainHint // guarded by mu
+}
+
+// chainHint is the (seq, hash) of the row the Trail appended last, when ok.
+// It may be ahead of the table (the row's savepoint or transaction rolled
+// back, or a group commit is re-running) or behind it (another writer): the
+// guarded INSERT of Append then inserts nothing and Append reads the head.
+type chainHint struct {
+	ok   bool
+	seq  uint64
+	hash [32]byte
 }
 
 const insertRowSQL = `INSERT INTO audit_log (seq, time, request_id, tenant, principal, issuer, action, subject_digests,
@@ -38,6 +54,16 @@ const insertRowSQL = `INSERT INTO audit_log (seq, time, request_id, tenant, prin
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertAnchorSQL = `INSERT INTO audit_anchors (log_index, seq, hash, uuid, anchored_at) VALUES (?, ?, ?, ?, ?)`
+
+// insertNextSQL inserts the row that follows the hinted head (seq, hash) only
+// when that is still the table's last row: no row after seq, and row seq
+// (none for seq 0: the genesis) has that hash. Both checks are b-tree seeks
+// on the primary key. A hint that went stale inserts nothing.
+const insertNextSQL = `INSERT INTO audit_log (seq, time, request_id, tenant, principal, issuer, action, subject_digests,
+	predicate_type, poe_state, quota_state, key_uri, decision, reason, log_index, uuid, prev, hash)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+	WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE seq > ?1 - 1)
+	AND (SELECT hash FROM audit_log WHERE seq = ?1 - 1) IS ?19`
 
 // headSQL reads the last row: seq is the rowid, so this is one b-tree seek.
 const headSQL = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
@@ -63,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Trail, error) {
 	if t.insertRow, err = cfg.DB.Prepare(ctx, insertRowSQL); err != nil {
 		return nil, fmt.Errorf("audit: new trail: %w", err)
 	}
+	if t.insertNext, err = cfg.DB.Prepare(ctx, insertNextSQL); err != nil {
+		return nil, fmt.Errorf("audit: new trail: %w", err)
+	}
 	if t.insertAnchor, err = cfg.DB.Prepare(ctx, insertAnchorSQL); err != nil {
 		return nil, fmt.Errorf("audit: new trail: %w", err)
 	}
@@ -70,11 +99,15 @@ func New(ctx context.Context, cfg Config) (*Trail, error) {
 }
 
 // Append adds r as the next row of the chain inside tx, a write transaction
-// of the Trail's DB (a store.DB.Commit or store.DB.Tx function): it reads the
-// last row through tx (one SELECT) and inserts the new one (one INSERT), so
-// rows appended earlier in the same shared transaction are chained, and a
-// rolled-back or re-run function leaves no trace. Append keeps no state, so
-// it may be re-run on retry.
+// of the Trail's DB (a store.DB.Commit or store.DB.Tx function), so rows
+// appended earlier in the same shared transaction are chained, and a
+// rolled-back or re-run function leaves no trace. Usually that is one
+// statement: an INSERT of the row that follows the head the Trail appended
+// last, guarded in SQL by that head still being the table's last row. When
+// the guard fails (the remembered row was rolled back with its savepoint or
+// its group commit, another writer appended, or after New) Append reads the
+// head through tx and inserts after it. The chain therefore follows the table,
+// never memory, and Append may be re-run on retry.
 //
 // Before storing, Append fills a zero Time from the clock, converts it to
 // UTC, replaces invalid UTF-8 with U+FFFD and cuts over-long fields (see
@@ -93,8 +126,43 @@ func (t *Trail) appendRow(tx *sql.Tx, r Record) (Row, error) {
 		return Row{}, fmt.Errorf("audit: appending %s %s: %w", r.Action, r.RequestID, err)
 	}
 	row := Row{Record: rec}
+	var logIndex any
+	if rec.LogIndex != nil {
+		logIndex = int64(*rec.LogIndex)
+	}
+	digests := digestsJSON(rec.SubjectDigests)
+	t.mu.Lock()
+	h := t.hint
+	t.hint.ok = false // set again only once a row is in
+	t.mu.Unlock()
+
+	if h.ok && h.seq < MaxSeq {
+		row.Seq, row.Prev = h.seq+1, h.hash
+		row.Hash = row.ComputeHash()
+		var prevHash any // NULL: there is no row 0
+		if h.seq > 0 {
+			prevHash = h.hash[:]
+		}
+		res, err := t.insertNext.Exec(tx, int64(row.Seq), formatTime(rec.Time), rec.RequestID, rec.Tenant, rec.Principal,
+			rec.Issuer, rec.Action, digests, rec.PredicateType, rec.PoEState, rec.QuotaState,
+			rec.KeyURI, rec.Decision, rec.Reason, logIndex, rec.UUID, row.Prev[:], row.Hash[:], prevHash)
+		if err != nil {
+			return Row{}, fmt.Errorf("audit: appending %s %s: inserting row %d: %w", r.Action, r.RequestID, row.Seq, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return Row{}, fmt.Errorf("audit: appending %s %s: inserting row %d: %w", r.Action, r.RequestID, row.Seq, err)
+		}
+		if n == 1 {
+			t.remember(row)
+			return row, nil
+		}
+		// The hint was stale: read the head.
+	}
+
 	var last int64
 	var prev []byte
+	row.Prev = [32]byte{}
 	switch err := t.head.QueryRow(tx).Scan(&last, &prev); {
 	case errors.Is(err, sql.ErrNoRows): // genesis: seq 1, prev zero
 	case err != nil:
@@ -109,17 +177,21 @@ func (t *Trail) appendRow(tx *sql.Tx, r Record) (Row, error) {
 	}
 	row.Seq = uint64(last) + 1
 	row.Hash = row.ComputeHash()
-	var logIndex any
-	if rec.LogIndex != nil {
-		logIndex = int64(*rec.LogIndex)
-	}
 	_, err = t.insertRow.Exec(tx, int64(row.Seq), formatTime(rec.Time), rec.RequestID, rec.Tenant, rec.Principal,
-		rec.Issuer, rec.Action, digestsJSON(rec.SubjectDigests), rec.PredicateType, rec.PoEState, rec.QuotaState,
+		rec.Issuer, rec.Action, digests, rec.PredicateType, rec.PoEState, rec.QuotaState,
 		rec.KeyURI, rec.Decision, rec.Reason, logIndex, rec.UUID, row.Prev[:], row.Hash[:])
 	if err != nil {
 		return Row{}, fmt.Errorf("audit: appending %s %s: inserting row %d: %w", r.Action, r.RequestID, row.Seq, err)
 	}
+	t.remember(row)
 	return row, nil
+}
+
+// remember makes row the hint for the next Append.
+func (t *Trail) remember(row Row) {
+	t.mu.Lock()
+	t.hint = chainHint{ok: true, seq: row.Seq, hash: row.Hash}
+	t.mu.Unlock()
 }
 
 // Anchor is a chain head recorded as logged in the transparency log.

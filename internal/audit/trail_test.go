@@ -246,3 +246,75 @@ func TestNewWithoutMigrations(t *testing.T) {
 		t.Fatal("New succeeded without a DB")
 	}
 }
+
+// TestAppendStaleHint: the head the Trail remembers from its last Append goes
+// stale whenever that row does not survive or another writer appends; the
+// next Append must still chain to the table's real last row.
+func TestAppendStaleHint(t *testing.T) {
+	errAbort := errors.New("abort after audit")
+	tests := []struct {
+		name string
+		// between runs after two committed rows; it returns how many rows it
+		// committed.
+		between func(t *testing.T, db *store.DB, tr, other *Trail) int
+	}{
+		{"savepoint rolled back", func(t *testing.T, db *store.DB, tr, _ *Trail) int {
+			err := db.Commit(context.Background(), func(tx *sql.Tx) error {
+				if err := tr.Append(tx, rec("a", 100)); err != nil {
+					return err
+				}
+				return errAbort
+			})
+			if !errors.Is(err, errAbort) {
+				t.Fatalf("Commit = %v", err)
+			}
+			return 0
+		}},
+		{"transaction rolled back", func(t *testing.T, db *store.DB, tr, _ *Trail) int {
+			err := db.Tx(context.Background(), func(tx *sql.Tx) error {
+				for i := range 3 {
+					if err := tr.Append(tx, rec("a", 100+i)); err != nil {
+						return err
+					}
+				}
+				return errAbort
+			})
+			if !errors.Is(err, errAbort) {
+				t.Fatalf("Tx = %v", err)
+			}
+			return 0
+		}},
+		{"another writer appended", func(t *testing.T, db *store.DB, _, other *Trail) int {
+			appendN(t, db, other, "b", 2)
+			return 2
+		}},
+		{"rolled back, then the same seq written by another writer", func(t *testing.T, db *store.DB, tr, other *Trail) int {
+			_ = db.Tx(context.Background(), func(tx *sql.Tx) error {
+				if err := tr.Append(tx, rec("a", 100)); err != nil {
+					t.Fatal(err)
+				}
+				return errAbort
+			})
+			appendN(t, db, other, "b", 1)
+			return 1
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, tr, c := openTrail(t)
+			other := newTrail(t, db, c)
+			appendN(t, db, tr, "a", 2)
+			n := 2 + tt.between(t, db, tr, other)
+			appendN(t, db, tr, "a", 2)
+			n += 2
+			res := mustVerify(t, tr)
+			if res.Rows != uint64(n) || res.HeadSeq != uint64(n) {
+				t.Fatalf("Verify = %+v, want %d rows", res, n)
+			}
+			var count, max int64
+			if err := db.Read().QueryRow(`SELECT count(*), max(seq) FROM audit_log`).Scan(&count, &max); err != nil || count != int64(n) || max != int64(n) {
+				t.Fatalf("count %d, max seq %d, want %d (%v)", count, max, n, err)
+			}
+		})
+	}
+}

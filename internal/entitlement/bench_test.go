@@ -3,17 +3,25 @@ package entitlement_test
 import (
 	"context"
 	"crypto"
+	"database/sql"
 	"fmt"
 	"testing"
 
 	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/entitlement/entitlementtest"
+	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/store/storetest"
 )
 
 // benchManager has tenants t0..t{n-1} licensed with limits the benchmark
 // never reaches (the clock stands still, so the rate must be high).
 func benchManager(b *testing.B, tenants int) *entitlement.Manager {
+	m, _ := benchManagerDB(b, tenants)
+	return m
+}
+
+// benchManagerDB is benchManager with its database.
+func benchManagerDB(b *testing.B, tenants int) (*entitlement.Manager, *store.DB) {
 	db := storetest.Open(b, entitlement.Migrations()...)
 	v := entitlementtest.NewVendor(b)
 	clk := newClock(t0)
@@ -30,7 +38,7 @@ func benchManager(b *testing.B, tenants int) *entitlement.Manager {
 	if _, err := m.Import(context.Background(), v.Sign(b, l), "bench"); err != nil {
 		b.Fatal(err)
 	}
-	return m
+	return m, db
 }
 
 // BenchmarkCheckAdmitRelease is the per-request admission cost of this
@@ -63,4 +71,27 @@ func BenchmarkCheckAdmitRelease(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkRecord is what a ticket adds to the writer's work per signing
+// request: its day's count written inside the entry's transaction (many
+// Records in one open transaction, no fsync).
+func BenchmarkRecord(b *testing.B) {
+	m, db := benchManagerDB(b, 4)
+	err := db.Tx(context.Background(), func(tx *sql.Tx) error {
+		for b.Loop() {
+			tk, err := m.Admit("t1", 1024, 1)
+			if err != nil {
+				return err
+			}
+			if err := tk.Record(tx); err != nil {
+				return err
+			}
+			tk.Release()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }
