@@ -168,7 +168,8 @@ func kitMediaType(p string) string {
 			return kit.MediaTypeTrustedRoot
 		case ext == ".json" && has("signing_config", "signing-config", "signingconfig"):
 			return kit.MediaTypeSigningConfig
-		case ext == ".jwks" || ext == ".json" && has("jwks"):
+		case ext == ".jwks" || ext == ".json" && has("jwks", "authorities"):
+			// trust/authorities.json carries the Authorities' JWKS.
 			return kit.MediaTypeJWKS
 		case ext == ".json" && has("revocation"):
 			return kit.MediaTypeRevocations

@@ -545,6 +545,8 @@ func TestKitMediaType(t *testing.T) {
 		{"trust/signing_config.v0.2.json", kit.MediaTypeSigningConfig},
 		{"trust/authority.jwks", kit.MediaTypeJWKS},
 		{"trust/authority-jwks.json", kit.MediaTypeJWKS},
+		{"trust/authorities.json", kit.MediaTypeJWKS},
+		{"trust/scanner-keys/trivy.pem", kit.MediaTypePublicKey},
 		{"trust/kit-keys/a.pem", kit.MediaTypePublicKey},
 		{"trust/scanner.pub", kit.MediaTypePublicKey},
 		{"trust/witness-policy", kit.MediaTypeWitnessPolicy},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/keys"
 	"github.com/stellaops/stellad/internal/offline"
 	"github.com/stellaops/stellad/internal/store"
@@ -84,7 +85,9 @@ func buildOffline(ctx context.Context, c config, opener *keys.Opener, db *store.
 		return nil, exp, configErrorf("--kit-threshold %d with %d kit keys", c.kit.threshold, len(kitKeys))
 	}
 	svc, err := offline.New(ctx, offline.Config{DB: db, DataDir: c.dataDir, KitKeys: kitKeys, KitThreshold: c.kit.threshold,
-		Peers: peers, Entitlement: adm.ent, Logger: logger})
+		Peers: peers, Entitlement: adm.ent, Logger: logger,
+		CheckJWKS: authn.CheckJWKS, CheckReleaseKey: checkReleaseKey,
+		OnTrustChanged: func(in offline.Installed) { adm.applyInstalled(in, logger) }})
 	if err != nil {
 		return nil, exp, fmt.Errorf("opening the Offline Kit service: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/stellaops/stellad/internal/audit"
 	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
+	"github.com/stellaops/stellad/internal/offline"
 	"github.com/stellaops/stellad/internal/policy"
 	"github.com/stellaops/stellad/internal/store"
 )
@@ -125,6 +128,11 @@ type admissionParts struct {
 	scanner *policy.Checker
 	trail   *audit.Trail
 	dev     *devMaterial
+
+	// The operator's own trust (--authorities, --scanner-keys-dir, and the
+	// development Authority), the base that kits add to.
+	baseIssuers     []authn.Issuer
+	baseScannerKeys []crypto.PublicKey
 }
 
 // buildAdmission opens the admission domains on db. In development mode the
@@ -155,6 +163,12 @@ func buildAdmission(ctx context.Context, c config, db *store.DB, logger *slog.Lo
 		issuers = append(issuers, authn.Issuer{URL: p.dev.issuer, JWKS: p.dev.jwks})
 		vendorKeys = append(vendorKeys, p.dev.vendorKey.Public())
 	}
+	p.baseIssuers, p.baseScannerKeys = issuers, scannerKeys
+	installed, err := offline.InstalledTrust(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	issuers, scannerKeys = p.merge(installed, logger)
 	if len(issuers) == 0 {
 		return nil, configErrorf("no Authority is trusted: write %s (see docs/tokens.md); every request would be refused", c.trust.authorities)
 	}
@@ -179,6 +193,66 @@ func buildAdmission(ctx context.Context, c config, db *store.DB, logger *slog.Lo
 		}
 	}
 	return p, nil
+}
+
+// merge adds the Authorities and scanner release keys kits installed to the
+// operator's own. An issuer the operator configured keeps the operator's
+// JWKS: a kit never shadows it. Revocations carried by kits remove scanner
+// release keys, the operator's included.
+func (p *admissionParts) merge(in offline.Installed, logger *slog.Logger) ([]authn.Issuer, []crypto.PublicKey) {
+	issuers := slices.Clone(p.baseIssuers)
+	for _, a := range in.Authorities {
+		if slices.ContainsFunc(p.baseIssuers, func(is authn.Issuer) bool { return is.URL == a.Issuer }) {
+			logger.Warn("kit Authority ignored: the operator's configuration names this issuer", "issuer", a.Issuer, "kit_source", a.Source, "kit_sequence", a.Sequence)
+			continue
+		}
+		issuers = append(issuers, authn.Issuer{URL: a.Issuer, JWKS: a.JWKS})
+	}
+	var keys []crypto.PublicKey
+	seen := map[string]bool{}
+	for _, k := range p.baseScannerKeys {
+		id, err := offline.KeyID(k)
+		if err != nil {
+			continue // policy.New reports the key
+		}
+		if slices.Contains(in.RevokedKeyIDs, id) {
+			logger.Warn("configured scanner release key revoked by a kit: not trusted", "key_id", id)
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range in.ScannerKeys {
+		if !seen[k.KeyID] {
+			seen[k.KeyID] = true
+			keys = append(keys, k.Key)
+		}
+	}
+	return issuers, keys
+}
+
+// applyInstalled is the Offline Kit service's OnTrustChanged: it swaps the
+// authenticator's issuers and the release checker's keys for the merge of
+// the operator's trust and what kits installed.
+func (p *admissionParts) applyInstalled(in offline.Installed, logger *slog.Logger) {
+	issuers, keys := p.merge(in, logger)
+	if changed, err := p.auth.SetIssuers(issuers); err != nil {
+		logger.Error("installing kit Authorities", "err", err)
+	} else if len(changed) > 0 {
+		logger.Info("trusted Authorities updated from a kit", "changed", changed, "issuers", len(issuers))
+	}
+	if err := p.scanner.SetReleaseKeys(keys); err != nil {
+		logger.Error("installing kit scanner release keys", "err", err)
+	}
+}
+
+// checkReleaseKey is the Offline Kit service's CheckReleaseKey: the release
+// checker's key rules.
+func checkReleaseKey(pub crypto.PublicKey) error {
+	_, err := policy.KeyID(pub)
+	return err
 }
 
 // devTenant is the tenant of development mode's token and licence.

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stellaops/stellad/internal/store"
@@ -139,9 +141,11 @@ func (p Principal) CheckTenant(tenant string) error {
 
 // Authenticator checks access tokens and their sender constraint. Its methods
 // are safe for concurrent use. It holds no goroutines and needs no closing;
-// the caller runs Prune now and then.
+// the caller runs Prune now and then. SetIssuers replaces the trusted
+// Authorities while requests are served.
 type Authenticator struct {
-	issuers    map[string]*issuerKeys
+	issuers    atomic.Pointer[issuerSet] // swapped whole by SetIssuers
+	setMu      sync.Mutex                // serialises SetIssuers
 	skew       time.Duration
 	dpopMaxAge time.Duration
 	tenant     string
@@ -191,7 +195,6 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &Authenticator{
-		issuers:    make(map[string]*issuerKeys, len(cfg.Issuers)),
 		skew:       cfg.ClockSkew,
 		dpopMaxAge: cfg.DPoPMaxAge,
 		tenant:     cfg.TenantClaim,
@@ -201,20 +204,11 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		tokens:     newTokenCache(cfg.TokenCacheSize),
 		replay:     newReplayCache(cfg.MaxReplayEntries),
 	}
-	for _, is := range cfg.Issuers {
-		if is.URL == "" {
-			return nil, errors.New("authn: an issuer has an empty URL")
-		}
-		if _, dup := a.issuers[is.URL]; dup {
-			return nil, fmt.Errorf("authn: issuer %s is configured twice", is.URL)
-		}
-		keys, err := parseJWKS(is.JWKS)
-		if err != nil {
-			return nil, fmt.Errorf("authn: reading the JWKS of issuer %s: %w", is.URL, err)
-		}
-		a.issuers[is.URL] = keys
+	set, err := newIssuerSet(cfg.Issuers, nil)
+	if err != nil {
+		return nil, err
 	}
-	var err error
+	a.issuers.Store(&set)
 	a.insertJTI, err = cfg.DB.Prepare(ctx, insertJTISQL)
 	if err != nil {
 		return nil, fmt.Errorf("authn: preparing the dpop_jti insert: %w", err)

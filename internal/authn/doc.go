@@ -20,5 +20,8 @@
 // expire; DPoP proofs are verified on every request.
 //
 // Lifecycle: New once at start-up (after store.Open with Migrations), Prune
-// periodically, nothing to close. All methods are safe for concurrent use.
+// periodically, SetIssuers whenever the trusted Authorities change (an
+// Offline Kit installed new Authority keys: the swap is atomic and drops the
+// cached tokens of every issuer whose keys changed), nothing to close. All
+// methods are safe for concurrent use.
 package authn

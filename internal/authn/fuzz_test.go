@@ -58,7 +58,7 @@ func FuzzParseAccessToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		tok, err := a.checkToken(raw, fuzzNow)
 		if err == nil {
-			if _, ok := a.issuers[tok.iss]; !ok || tok.sub == "" || tok.tenant == "" || tok.clientID == "" || len(tok.aud) == 0 {
+			if _, ok := a.issuerSet()[tok.iss]; !ok || tok.sub == "" || tok.tenant == "" || tok.clientID == "" || len(tok.aud) == 0 {
 				t.Fatalf("accepted an incomplete token: %+v", tok)
 			}
 			return

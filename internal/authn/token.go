@@ -28,6 +28,7 @@ const minRSABits = 2048
 // issuerKeys are one issuer's verification keys by kid.
 type issuerKeys struct {
 	byKID map[string]jose.JSONWebKey
+	doc   []byte // the JWKS document they were parsed from
 }
 
 // parseJWKS reads a JWKS document and checks its signing keys.
@@ -132,13 +133,20 @@ type verifiedToken struct {
 	aud, scopes                     []string
 	jkt, x5t                        string
 	exp                             time.Time
+	// keys are the issuer's keys in force when the token was verified: a
+	// cached token is used only while they still are (see SetIssuers).
+	keys *issuerKeys
 }
 
 // verifyToken returns the verified access token raw, from the cache or by
 // checking it (RFC 9068 §4), as of now, and the SHA-256 of raw.
 func (a *Authenticator) verifyToken(raw string, now time.Time) (*verifiedToken, [32]byte, error) {
 	key := sha256.Sum256([]byte(raw))
-	if tok := a.tokens.get(key); tok != nil {
+	// Loaded before checkToken loads it again: the tag is never newer than
+	// the keys that verified the token, so a swap in between only costs a
+	// second verification.
+	set := a.issuerSet()
+	if tok := a.tokens.get(key); tok != nil && tok.keys == set[tok.iss] {
 		if !now.Before(tok.exp.Add(a.skew)) {
 			return nil, key, refuse(CodeExpired, "token expired at %s", tok.exp.UTC().Format(time.RFC3339))
 		}
@@ -148,7 +156,9 @@ func (a *Authenticator) verifyToken(raw string, now time.Time) (*verifiedToken, 
 	if err != nil {
 		return nil, key, err
 	}
-	a.tokens.put(key, tok, now, a.skew)
+	if tok.keys = set[tok.iss]; tok.keys != nil {
+		a.tokens.put(key, tok, now, a.skew)
+	}
 	return tok, key, nil
 }
 
@@ -331,7 +341,7 @@ func (a *Authenticator) verifyJWS(raw, what string, typOK func(string) bool) ([]
 	}
 	// Find the key: iss selects the issuer, kid the key. Nothing read from
 	// the payload is trusted before the signature has been verified.
-	is, ok := a.issuers[c.Issuer]
+	is, ok := a.issuerSet()[c.Issuer]
 	if !ok {
 		return nil, refuse(CodeWrongIssuer, "issuer %q is not trusted", truncate(c.Issuer))
 	}

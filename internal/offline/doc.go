@@ -10,7 +10,15 @@
 // (the latest validity start of its keys); trust/kit-keys.pem replaces the
 // kit keys (never with a revoked one); trust/witness-policy (C2SP
 // tlog-policy) replaces the witness policy; trust/revocations.json adds
-// revoked key ids (revocations only accumulate). Each
+// revoked key ids (revocations only accumulate); trust/authorities.json
+// (Authorities and their JWKS, each checked by Config.CheckJWKS) replaces,
+// issuer by issuer, the JWKS an older kit installed; each
+// trust/scanner-keys/NAME.pem adds a scanner release key (checked by
+// Config.CheckReleaseKey, never a revoked one; a later revocation removes
+// it). Once such a kit has committed, Config.OnTrustChanged receives
+// everything kits installed (Installed), so the daemon swaps its
+// authenticator's issuers and its release keys without a restart;
+// InstalledTrust reads the same at start. Each
 // checkpoints/<origin>/checkpoint must carry the log's signature (keys from
 // the trusted root, whose baseUrl host is the origin, or from Config.Peers)
 // and cosignatures satisfying the witness policy without revoked witnesses,

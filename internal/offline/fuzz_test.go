@@ -3,6 +3,9 @@ package offline
 import (
 	"bytes"
 	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"testing"
 )
 
@@ -132,4 +135,70 @@ func toBytes(s []string) [][]byte {
 		out[i] = []byte(x)
 	}
 	return out
+}
+
+// FuzzParseAuthorities: no panic; whatever is accepted has unique
+// well-formed issuers and compact JSON objects as JWKS, and parses again
+// to the same result when re-encoded.
+func FuzzParseAuthorities(f *testing.F) {
+	jwks := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`
+	f.Add([]byte(`{"authorities":[{"issuer":"https://authority.example","jwks":` + jwks + `}]}`))
+	f.Add([]byte(`{"authorities":[{"issuer":"http://a.example/realm","jwks":{}},{"issuer":"https://b.example","jwks":{"keys":[]}}]}`))
+	f.Add([]byte(`{"authorities":[{"issuer":"https://a.example","issuer":"x","jwks":{}}]}`))
+	f.Add([]byte(`{"authorities":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		as, err := ParseAuthorities(data)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		var entries []map[string]any
+		for _, a := range as {
+			if seen[a.Issuer] || checkIssuer(a.Issuer) != nil || len(a.JWKS) == 0 || a.JWKS[0] != '{' {
+				t.Fatalf("accepted %q", a.Issuer)
+			}
+			seen[a.Issuer] = true
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, a.JWKS); err != nil || !bytes.Equal(buf.Bytes(), a.JWKS) {
+				t.Fatalf("JWKS of %s is not compact JSON", a.Issuer)
+			}
+			entries = append(entries, map[string]any{"issuer": a.Issuer, "jwks": json.RawMessage(a.JWKS)})
+		}
+		var again bytes.Buffer
+		enc := json.NewEncoder(&again)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(map[string]any{"authorities": entries}); err != nil {
+			t.Fatal(err)
+		}
+		as2, err := ParseAuthorities(again.Bytes())
+		if err != nil || len(as2) != len(as) {
+			t.Fatalf("re-encoded authorities: %v", err)
+		}
+		for i := range as {
+			if as[i].Issuer != as2[i].Issuer || !bytes.Equal(as[i].JWKS, as2[i].JWKS) {
+				t.Fatalf("round trip changed entry %d", i)
+			}
+		}
+	})
+}
+
+// FuzzParseScannerKey: no panic; an accepted file holds one PKIX key whose
+// DER is returned.
+func FuzzParseScannerKey(f *testing.F) {
+	der, _ := x509.MarshalPKIXPublicKey(edKey(1).Public())
+	good := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	f.Add(good)
+	f.Add(append([]byte("  \n"), good...))
+	f.Add(append(append([]byte{}, good...), good...))
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nA: b\n\nAAAA\n-----END PUBLIC KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pub, der, err := ParseScannerKey(data)
+		if err != nil {
+			return
+		}
+		again, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil || !bytes.Equal(again, der) {
+			t.Fatalf("DER does not round-trip: %v", err)
+		}
+	})
 }

@@ -20,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/stellad/internal/authn"
 	"github.com/stellaops/stellad/internal/entitlement"
 	"github.com/stellaops/stellad/internal/entitlement/entitlementtest"
+	"github.com/stellaops/stellad/internal/policy"
 	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/store/storetest"
 	"github.com/stellaops/stellad/kit"
@@ -182,7 +184,7 @@ func dump(t testing.TB, db *store.DB, skip ...string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"kit_imports", "kit_trusted_roots", "kit_keysets", "kit_witness_policies", "kit_revocations",
-		"kit_checkpoints", "kit_bundles", "kit_audit_heads", "kit_split_views", "licences", "licence_tenants"} {
+		"kit_checkpoints", "kit_bundles", "kit_audit_heads", "kit_split_views", "kit_authorities", "kit_scanner_keys", "licences", "licence_tenants"} {
 		if strings.Contains(strings.Join(skip, ","), table) {
 			continue
 		}
@@ -235,6 +237,8 @@ type world struct {
 	vendor  *entitlementtest.Vendor
 	ent     *entitlement.Manager
 	peers   []Peer
+	// trust records every OnTrustChanged call.
+	trust []Installed
 }
 
 func newWorld(t testing.TB) *world {
@@ -256,7 +260,9 @@ func (w *world) open(t testing.TB) {
 		t.Fatal(err)
 	}
 	w.svc, err = New(context.Background(), Config{DB: w.db, DataDir: w.dir, KitThreshold: 2, Entitlement: w.ent, Now: now, Peers: w.peers,
-		KitKeys: []crypto.PublicKey{w.kitKeys[0].Public(), w.kitKeys[1].Public(), w.kitKeys[2].Public()}})
+		KitKeys:   []crypto.PublicKey{w.kitKeys[0].Public(), w.kitKeys[1].Public(), w.kitKeys[2].Public()},
+		CheckJWKS: authn.CheckJWKS, CheckReleaseKey: checkReleaseKey,
+		OnTrustChanged: func(in Installed) { w.trust = append(w.trust, in) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,3 +305,9 @@ func mustJSON(t testing.TB, v any) []byte {
 func x509MarshalPKIX(pub crypto.PublicKey) ([]byte, error) { return x509.MarshalPKIXPublicKey(pub) }
 
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+// checkReleaseKey is what the daemon passes as Config.CheckReleaseKey.
+func checkReleaseKey(pub crypto.PublicKey) error {
+	_, err := policy.KeyID(pub)
+	return err
+}

@@ -27,8 +27,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// Paths inside a kit, besides TrustedRootPath, KitKeysPath and
-// RevocationsPath.
+// Paths inside a kit, besides TrustedRootPath, KitKeysPath,
+// RevocationsPath, AuthoritiesPath and ScannerKeysDir.
 const (
 	// WitnessPolicyPath holds the witness policy (C2SP tlog-policy).
 	WitnessPolicyPath = "trust/witness-policy"
@@ -48,8 +48,13 @@ type ImportResult struct {
 	// ManifestSHA256 is the hex SHA-256 of manifest.json.
 	ManifestSHA256 string
 	// Installed lists the trust replaced: "trusted_root", "kit_keys",
-	// "witness_policy", "revocations".
+	// "witness_policy", "revocations", "authorities", "scanner_keys".
 	Installed []string
+	// Authorities are the issuers whose JWKS the kit installed or
+	// replaced; ScannerKeys the names of the scanner release keys it added
+	// (keys installed before are not repeated).
+	Authorities []string
+	ScannerKeys []string
 	// Checkpoints are the origins whose checkpoint advanced (or was first
 	// accepted), with the new size.
 	Checkpoints map[string]uint64
@@ -163,6 +168,11 @@ type plan struct {
 	head        *auditHead
 	headHash    [32]byte
 	headRaw     []byte
+	authorities []Authority
+	scannerKeys []ScannerKey
+	// trust: the kit carries Authorities, scanner keys or revocations, so
+	// Config.OnTrustChanged is called once it has committed.
+	trust bool
 }
 
 type keptBundle struct {
@@ -263,14 +273,19 @@ func (s *Service) verify(ctx context.Context, r io.Reader, st *state, actor stri
 	// Sort the files by role.
 	checkpoints := map[string]map[string][]byte{}
 	tiles := map[string]map[string][]byte{}
-	var bundles, licences []kit.File
+	var bundles, licences, scannerKeys []kit.File
 	for _, f := range m.Files {
 		data, _ := k.File(f.Path)
 		root, rest, _ := strings.Cut(f.Path, "/")
 		switch root {
 		case kit.RootTrust:
-			switch f.Path {
-			case TrustedRootPath, KitKeysPath, WitnessPolicyPath, RevocationsPath:
+			switch {
+			case f.Path == TrustedRootPath, f.Path == KitKeysPath, f.Path == WitnessPolicyPath, f.Path == RevocationsPath, f.Path == AuthoritiesPath:
+			case strings.HasPrefix(f.Path, ScannerKeysDir):
+				if _, ok := scannerKeyName(f.Path); !ok {
+					return nil, refuse(ErrContent, f.Path, nil, "want %sNAME.pem", ScannerKeysDir)
+				}
+				scannerKeys = append(scannerKeys, f)
 			default:
 				switch f.MediaType {
 				case kit.MediaTypeSigningConfig, kit.MediaTypeJWKS, kit.MediaTypePublicKey, kit.MediaTypeTrustedRoot:
@@ -360,6 +375,15 @@ func (s *Service) verify(ctx context.Context, r io.Reader, st *state, actor stri
 			}
 		}
 		p.keys, p.keysPEM = &ks, data
+	}
+	if err := s.checkAuthorities(k, p); err != nil {
+		return nil, err
+	}
+	if err := s.checkScannerKeys(k, p, scannerKeys, revoked); err != nil {
+		return nil, err
+	}
+	if _, ok := k.File(RevocationsPath); ok {
+		p.trust = true
 	}
 	policy := st.policy
 	if data, ok := k.File(WitnessPolicyPath); ok {
@@ -706,6 +730,7 @@ func (s *Service) apply(ctx context.Context, p *plan, actor string) (*ImportResu
 	}
 	s.step("tiles-written")
 	now := s.now()
+	var installed Installed
 	err := s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var last sql.NullInt64
 		if err := tx.QueryRowContext(ctx, `SELECT MAX(sequence) FROM kit_imports WHERE source = ?`, m.Source).Scan(&last); err != nil {
@@ -754,6 +779,9 @@ func (s *Service) apply(ctx context.Context, p *plan, actor string) (*ImportResu
 		if len(p.revocations) > 0 {
 			res.Installed = append(res.Installed, "revocations")
 		}
+		if err := writeTrust(ctx, tx, p, id, res); err != nil {
+			return err
+		}
 		for _, origin := range sortedKeys(p.origins) {
 			o := p.origins[origin]
 			if !o.advance {
@@ -790,6 +818,11 @@ func (s *Service) apply(ctx context.Context, p *plan, actor string) (*ImportResu
 			}
 			res.AuditHead = true
 		}
+		if p.trust && s.cfg.OnTrustChanged != nil {
+			if installed, err = readInstalled(ctx, tx); err != nil {
+				return err
+			}
+		}
 		s.step("before-commit")
 		return nil
 	})
@@ -807,8 +840,11 @@ func (s *Service) apply(ctx context.Context, p *plan, actor string) (*ImportResu
 	for _, l := range p.licences {
 		l.Apply()
 	}
+	if p.trust && s.cfg.OnTrustChanged != nil {
+		s.cfg.OnTrustChanged(installed)
+	}
 	s.cfg.Logger.Info("kit imported", "source", m.Source, "sequence", m.Sequence, "kind", m.Kind, "actor", actor,
-		"checkpoints", len(res.Checkpoints), "tiles", res.Tiles, "bundles", res.Bundles)
+		"checkpoints", len(res.Checkpoints), "tiles", res.Tiles, "bundles", res.Bundles, "authorities", res.Authorities, "scanner_keys", res.ScannerKeys)
 	return res, nil
 }
 

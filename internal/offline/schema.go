@@ -2,12 +2,16 @@ package offline
 
 import "github.com/stellaops/stellad/internal/store"
 
-// MigrationVersion is the shared-schema version this package owns.
-const MigrationVersion = 8
+// MigrationVersion is the first shared-schema version this package owns;
+// TrustMigrationVersion is its second (9 and 10 belong to attest).
+const (
+	MigrationVersion      = 8
+	TrustMigrationVersion = 11
+)
 
-// Migrations returns this package's schema migration (version 8). The daemon
-// passes it to store.Open with the other domains'; never edit a released
-// migration, add a new one.
+// Migrations returns this package's schema migrations (versions 8 and 11).
+// The daemon passes them to store.Open with the other domains'; never edit a
+// released migration, add a new one.
 func Migrations() []store.Migration {
 	return []store.Migration{{
 		Version: MigrationVersion,
@@ -115,6 +119,28 @@ CREATE TABLE kit_exports (
 	exported_at TEXT NOT NULL,
 	PRIMARY KEY (source, sequence),
 	UNIQUE (source, tree_size, since)
+) STRICT;
+`,
+	}, {
+		Version: TrustMigrationVersion,
+		Name:    "offline: Authority JWKS and scanner release keys installed by kits",
+		SQL: `
+-- Authorities carried in trust/authorities.json: for each issuer the row of
+-- the newest import (highest import_id) is in force.
+CREATE TABLE kit_authorities (
+	import_id INTEGER NOT NULL REFERENCES kit_imports(id),
+	issuer    TEXT NOT NULL,
+	jwks      BLOB NOT NULL,               -- the JWKS, compacted JSON
+	PRIMARY KEY (issuer, import_id)
+) STRICT;
+
+-- Scanner release keys carried in trust/scanner-keys/NAME.pem. They
+-- accumulate; a key whose id is in kit_revocations is not in force.
+CREATE TABLE kit_scanner_keys (
+	key_id    TEXT PRIMARY KEY,            -- hex SHA-256 of der
+	name      TEXT NOT NULL,
+	der       BLOB NOT NULL,               -- PKIX public key
+	import_id INTEGER NOT NULL REFERENCES kit_imports(id)
 ) STRICT;
 `,
 	}}

@@ -47,6 +47,20 @@ type Config struct {
 	// Entitlement imports licences carried in entitlements/; nil refuses
 	// kits that carry licences.
 	Entitlement *entitlement.Manager
+	// CheckJWKS validates each Authority JWKS of trust/authorities.json
+	// with the authenticator's rules (the daemon passes authn.CheckJWKS);
+	// nil refuses kits that carry trust/authorities.json.
+	CheckJWKS func(jwks []byte) error
+	// CheckReleaseKey validates each key of trust/scanner-keys/ with the
+	// release checker's rules (the daemon passes a wrapper of
+	// policy.KeyID); nil refuses kits that carry scanner keys.
+	CheckReleaseKey func(pub crypto.PublicKey) error
+	// OnTrustChanged, when set, is called after an import that carried
+	// Authorities, scanner release keys or revocations has committed, with
+	// everything kits have installed (as Installed returns it, read in the
+	// import's transaction). Calls are made one at a time, in commit order,
+	// from the importing goroutine; the hook must not call Import.
+	OnTrustChanged func(Installed)
 	// Limits bound the kits Import reads; zero fields take kit's defaults.
 	Limits kit.Limits
 	// Now is the clock; nil means time.Now.

@@ -55,7 +55,7 @@ type Config struct {
 // only writer of its tables (one daemon per database).
 type Checker struct {
 	db     *store.DB
-	keys   []releaseKey
+	keys   []releaseKey // guarded by mu; replaced whole by SetReleaseKeys
 	allow  map[string]struct{}
 	queue  bool
 	limits Limits
@@ -298,14 +298,15 @@ func (c *Checker) ImportLayout(ctx context.Context, dir, actor string, audit ...
 	if actor == "" {
 		return ImportResult{}, errors.New("policy: import: empty actor")
 	}
-	if len(c.keys) == 0 {
+	keys := c.releaseKeys()
+	if len(keys) == 0 {
 		return ImportResult{}, fmt.Errorf("policy: importing %s: no release keys configured", dir)
 	}
 	l, err := OpenLayout(dir, c.limits)
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("policy: importing: %w", err)
 	}
-	rels, err := verifyLayout(ctx, l, c.keys)
+	rels, err := verifyLayout(ctx, l, keys)
 	l.Close()
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("policy: importing: %w", err)

@@ -39,7 +39,8 @@
 //     be the subject's) or a DSSE envelope ([dsse.Parse]) whose in-toto
 //     statement names the subject's sha256 digest, as cosign v3 signs images.
 //
-// Trust comes from the public keys in [Config] alone (ECDSA P-256/P-384,
+// Trust comes from the public keys in [Config] alone, or those given later
+// to [Checker.SetReleaseKeys] (ECDSA P-256/P-384,
 // Ed25519, RSA PKCS #1 v1.5 or PSS): certificates, transparency log entries
 // and key hints inside bundles are ignored, and a signature by any other key
 // (keyless cosign signatures included) makes the import fail.
