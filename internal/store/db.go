@@ -68,6 +68,7 @@ type DB struct {
 	w      *sql.DB // exactly one connection: all writes are serialized
 	r      *sql.DB // read-only connections
 	commit *committer
+	ck     *checkpointer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -123,7 +124,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		"_txlock":       {"immediate"},
 		// The group committer runs each function in a savepoint; keep the
 		// statement and savepoint journals in memory, not in temporary files.
-		"_pragma": {"temp_store(memory)", "cache_size(-16384)"},
+		// Checkpoints run in the background (checkpoint.go), not in the
+		// writer's COMMIT.
+		"_pragma": {"temp_store(memory)", "cache_size(-16384)", "wal_autocheckpoint(0)"},
 	}))
 	if err != nil {
 		return nil, wrapErr("store: opening database "+path, err)
@@ -164,6 +167,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 	sp, err := prepareSavepoints(ctx, db)
 	if err != nil {
+		db.w.Close()
+		db.r.Close()
+		return nil, err
+	}
+	if db.ck, err = startCheckpointer(path, busyMS, db); err != nil {
 		db.w.Close()
 		db.r.Close()
 		return nil, err
@@ -252,6 +260,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.commit.close()
 		db.closeErr = errors.Join(
+			wrapErr("store: closing the checkpoint connection", db.ck.close()),
 			wrapErr("store: closing read-only pool", db.r.Close()),
 			wrapErr("store: closing database "+db.path, db.w.Close()),
 		)

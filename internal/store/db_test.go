@@ -77,6 +77,7 @@ func TestOpenSettings(t *testing.T) {
 			{"journal_mode", "wal"},
 			{"synchronous", "2"}, // FULL
 			{"foreign_keys", "1"},
+			{"wal_autocheckpoint", "0"}, // checkpoints run in the background
 		} {
 			var got string
 			if err := tx.QueryRow("PRAGMA " + c.pragma).Scan(&got); err != nil {
@@ -328,5 +329,34 @@ func TestBusyIsTranslated(t *testing.T) {
 	err = db.Commit(context.Background(), func(*sql.Tx) error { return nil })
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "group commit") {
 		t.Errorf("Commit: err = %v, want ErrBusy naming the step", err)
+	}
+}
+
+// TestBackgroundCheckpoint writes well past SQLite's automatic checkpoint
+// threshold (1000 pages) and checks that the writer did not checkpoint (the
+// WAL grew past it) and that the background checkpointer did, within a
+// bounded wait.
+func TestBackgroundCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db := openTest(t, path, testMigrations)
+	ctx := context.Background()
+	big := strings.Repeat("x", 3000)
+	for i := 0; i < 2000; i++ {
+		if err := db.Commit(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO items (v) VALUES (?)`, big)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() < 1000*4096 {
+		t.Fatalf("WAL file: %v, %v: the writer still checkpoints by itself", fi, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for db.ck.copied.Load() < 1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the background checkpointer copied %d frames in 20 s", db.ck.copied.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
