@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 
 	"github.com/stellaops/stellad/internal/attest"
 	"github.com/stellaops/stellad/internal/authn"
@@ -52,17 +53,24 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, req authn.
 }
 
 // PeerPrincipal returns the Config.Peer function for the admin socket: root,
-// the daemon's own user and members of gid (their primary group) are admins.
+// the daemon's own user and members of gid (as their primary group or a
+// supplementary one, read from /proc) are admins.
 func PeerPrincipal(gid int) func(net.Conn) (*authn.Principal, error) {
 	self := os.Getuid()
 	return func(c net.Conn) (*authn.Principal, error) {
-		uid, pgid, _, err := authn.PeerCredentials(c)
+		uid, pgid, pid, err := authn.PeerCredentials(c)
 		if err != nil {
 			return nil, &authn.Error{Code: authn.CodeMissing, Msg: "admin socket: reading the peer's credentials: " + err.Error()}
 		}
 		if uid == self {
 			// The socket's owner: its mode already lets only it and the group in.
 			return authn.UnixPrincipal(uid, pgid, pgid)
+		}
+		if pgid != gid && gid >= 0 {
+			// A member of the admin group through a supplementary group.
+			if groups, err := authn.PeerGroups(pid); err == nil && slices.Contains(groups, gid) {
+				return authn.UnixPrincipal(uid, gid, gid)
+			}
 		}
 		return authn.UnixPrincipal(uid, pgid, gid)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,6 +163,23 @@ func TestPeerCredentials(t *testing.T) {
 	}
 	if uid != os.Getuid() || gid != os.Getgid() || pid != os.Getpid() {
 		t.Fatalf("got uid %d gid %d pid %d, want %d %d %d", uid, gid, pid, os.Getuid(), os.Getgid(), os.Getpid())
+	}
+	// The peer's supplementary groups are this process's.
+	groups, err := authn.PeerGroups(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.Getgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(groups)
+	slices.Sort(want)
+	if !slices.Equal(groups, want) {
+		t.Fatalf("PeerGroups = %v, want %v", groups, want)
+	}
+	if _, err := authn.PeerGroups(-1); err == nil {
+		t.Fatal("PeerGroups of pid -1 succeeded")
 	}
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
