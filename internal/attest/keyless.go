@@ -79,23 +79,12 @@ func (s *Service) signKeyless(ctx context.Context, call Call, req SignRequest) (
 	if c == nil || c.Subject == "" || c.Issuer == "" {
 		return nil, s.refuse(ctx, c, rec, fmt.Errorf("%w: keyless signing needs a caller authenticated by a token with a subject and an issuer", ErrInvalidRequest))
 	}
-	tenant, err := s.tenantFor(c, req.Tenant)
+	ad, payload, st, err := s.admitStatement(ctx, call, req, rec)
 	if err != nil {
-		return nil, s.refuse(ctx, c, rec, err)
-	}
-	rec.Tenant = tenant
-	payload, st, err := statementPayload(req)
-	if err == nil && st.PredicateType == audit.AnchorPredicateType {
-		err = fmt.Errorf("%w: predicate type %s is reserved for the appliance's audit anchors", ErrInvalidStatement, st.PredicateType)
-	}
-	if err != nil {
-		return nil, s.refuse(ctx, c, rec, err)
-	}
-	ad, err := s.admit(ctx, c, call.RequestID, audit.ActionSign, tenant, st, len(payload), &req.ScannerDigest)
-	if err != nil {
-		return nil, s.refuse(ctx, c, ad.rec, err)
+		return nil, err
 	}
 	defer ad.release()
+	tenant := ad.tenant
 	fail := func(err error) error {
 		ad.cancel()
 		return s.refuse(ctx, c, ad.rec, err)

@@ -64,24 +64,12 @@ func (s *Service) Sign(ctx context.Context, call Call, req SignRequest) (*Issued
 }
 
 func (s *Service) sign(ctx context.Context, call Call, req SignRequest) (*Issued, error) {
-	rec := s.baseRecord(call.RequestID, call.Caller, audit.ActionSign)
-	tenant, err := s.tenantFor(call.Caller, req.Tenant)
+	ad, payload, st, err := s.admitStatement(ctx, call, req, s.baseRecord(call.RequestID, call.Caller, audit.ActionSign))
 	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, rec, err)
-	}
-	rec.Tenant = tenant
-	payload, st, err := statementPayload(req)
-	if err == nil && st.PredicateType == audit.AnchorPredicateType {
-		err = fmt.Errorf("%w: predicate type %s is reserved for the appliance's audit anchors", ErrInvalidStatement, st.PredicateType)
-	}
-	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, rec, err)
-	}
-	ad, err := s.admit(ctx, call.Caller, call.RequestID, audit.ActionSign, tenant, st, len(payload), &req.ScannerDigest)
-	if err != nil {
-		return nil, s.refuse(ctx, call.Caller, ad.rec, err)
+		return nil, err
 	}
 	defer ad.release()
+	tenant := ad.tenant
 	key := s.cfg.Keys.DSSE(tenant)
 	ad.rec.KeyURI = key.URI()
 	pae := dsse.PAE(dsse.PayloadTypeInToto, payload)
@@ -120,6 +108,30 @@ func (s *Service) sign(ctx context.Context, call Call, req SignRequest) (*Issued
 	}
 	s.cfg.Metrics.Decision(audit.ActionSign, audit.DecisionAllow, "")
 	return is, nil
+}
+
+// admitStatement runs what every signing request passes before a key is
+// chosen: the tenant, the statement (the audit anchors' predicate type is
+// reserved for the appliance) and admission. A refusal is audited (from rec)
+// and returned; otherwise the caller releases the admission.
+func (s *Service) admitStatement(ctx context.Context, call Call, req SignRequest, rec audit.Record) (*admitted, []byte, *dsse.Statement, error) {
+	tenant, err := s.tenantFor(call.Caller, req.Tenant)
+	if err != nil {
+		return nil, nil, nil, s.refuse(ctx, call.Caller, rec, err)
+	}
+	rec.Tenant = tenant
+	payload, st, err := statementPayload(req)
+	if err == nil && st.PredicateType == audit.AnchorPredicateType {
+		err = fmt.Errorf("%w: predicate type %s is reserved for the appliance's audit anchors", ErrInvalidStatement, st.PredicateType)
+	}
+	if err != nil {
+		return nil, nil, nil, s.refuse(ctx, call.Caller, rec, err)
+	}
+	ad, err := s.admit(ctx, call.Caller, call.RequestID, audit.ActionSign, tenant, st, len(payload), &req.ScannerDigest)
+	if err != nil {
+		return nil, nil, nil, s.refuse(ctx, call.Caller, ad.rec, err)
+	}
+	return ad, payload, st, nil
 }
 
 func statementPayload(req SignRequest) ([]byte, *dsse.Statement, error) {

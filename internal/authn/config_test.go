@@ -10,8 +10,8 @@ import (
 	"errors"
 	"net"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
