@@ -81,12 +81,13 @@ func BenchmarkSignRequest(b *testing.B) {
 }
 
 type benchEnv struct {
-	srv   *api.Server
-	auth  *authntest.Authority
-	cert  *x509.Certificate
-	dpop  *authntest.DPoPKey
-	mtlsT string
-	dpopT string
+	srv     *api.Server
+	tlsCert tls.Certificate // the client certificate env.cert, with its key
+	auth    *authntest.Authority
+	cert    *x509.Certificate
+	dpop    *authntest.DPoPKey
+	mtlsT   string
+	dpopT   string
 }
 
 func newBenchEnv(b *testing.B, admission bool) *benchEnv {
@@ -141,7 +142,7 @@ func newBenchEnv(b *testing.B, admission bool) *benchEnv {
 			b.Fatal(err)
 		}
 		cfg.Admission = &attest.Admission{Auth: auth, Entitlement: ent, Scanner: pol, Audit: trail, ScannerPredicates: attest.DefaultScannerPredicates}
-		env.cert = selfSigned(b)
+		env.cert, env.tlsCert = selfSigned(b)
 		env.dpop = authntest.NewDPoPKey(b)
 		env.mtlsT = env.auth.Token(b, authntest.Claims{X5T: authntest.CertThumbprint(env.cert), ExpiresAt: time.Now().Add(time.Hour)})
 		env.dpopT = env.auth.Token(b, authntest.Claims{JKT: env.dpop.JKT(), ExpiresAt: time.Now().Add(time.Hour)})
@@ -183,7 +184,7 @@ func (e *benchEnv) requests(b *testing.B, mode string, n int) []*http.Request {
 	return out
 }
 
-func selfSigned(b *testing.B) *x509.Certificate {
+func selfSigned(b *testing.B) (*x509.Certificate, tls.Certificate) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench client"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
@@ -192,7 +193,7 @@ func selfSigned(b *testing.B) *x509.Certificate {
 		b.Fatal(err)
 	}
 	c, _ := x509.ParseCertificate(der)
-	return c
+	return c, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: c}
 }
 
 // logInfo adapts the log for api.Config.Log.
