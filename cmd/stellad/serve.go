@@ -405,6 +405,9 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if adm.dev != nil {
 		logger.Info("development credentials", "token_file", adm.dev.tokenFile, "dpop_key", adm.dev.dpopKeyFile, "tenant", devTenant)
 		fmt.Fprintf(errw, "stellad: development mode: sign with\n  export STELLAD_TOKEN_FILE=%s STELLAD_DPOP_KEY=%s\n", adm.dev.tokenFile, adm.dev.dpopKeyFile)
+		if adm.dev.idTokenFile != "" {
+			fmt.Fprintf(errw, "  cosign keyless: --identity-token %s (issuer %s)\n", adm.dev.idTokenFile, adm.dev.issuer)
+		}
 	}
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		logger.Warn("systemd notify failed", "err", err)
