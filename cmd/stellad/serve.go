@@ -334,7 +334,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	if err != nil {
 		return err
 	}
-	trustedRoot, err := sig.trustedRoot(c.publicURL, bundle.TransparencyLog{BaseURL: c.publicURL, PublicKey: logKey.Public(), Start: start})
+	trustedRoot, err := sig.trustedRoot(ctx, db, c.publicURL, logDER, start, started)
 	if err != nil {
 		return fmt.Errorf("building the trusted root: %w", err)
 	}

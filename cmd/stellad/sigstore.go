@@ -20,6 +20,7 @@ import (
 	"github.com/stellaops/stellad/internal/ca"
 	"github.com/stellaops/stellad/internal/ctlog"
 	"github.com/stellaops/stellad/internal/keys"
+	"github.com/stellaops/stellad/internal/store"
 	"github.com/stellaops/stellad/internal/tsa"
 	"github.com/stellaops/stellad/kit/bundle"
 )
@@ -203,17 +204,73 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-// trustedRoot lists the log and, when they run, the CA, its CT log and the TSA.
-func (s *sigstoreServices) trustedRoot(publicURL string, log bundle.TransparencyLog) ([]byte, error) {
-	tr := bundle.TrustedRoot{Logs: []bundle.TransparencyLog{log}}
+// trustedRoot lists every validity window of the log's key and, when they
+// run, of the CA's certificate, the CT log's key and the TSA's chain
+// (attest.TrustEpochs): the current ones open-ended, retired ones with the
+// time they were replaced, so bundles made before a rotation keep verifying.
+func (s *sigstoreServices) trustedRoot(ctx context.Context, db *store.DB, publicURL string, logDER []byte, logStart, now time.Time) ([]byte, error) {
+	var tr bundle.TrustedRoot
+	epochs := func(kind string, material []byte, start time.Time) ([]attest.Epoch, error) {
+		es, err := attest.TrustEpochs(ctx, db, kind, material, start, now)
+		if errors.Is(err, attest.ErrRetired) {
+			return nil, configError{err}
+		}
+		return es, err
+	}
+	logs, err := epochs(attest.EpochLog, logDER, logStart)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range logs {
+		pub, err := x509.ParsePKIXPublicKey(e.Material)
+		if err != nil {
+			return nil, fmt.Errorf("a recorded log key: %w", err)
+		}
+		tr.Logs = append(tr.Logs, bundle.TransparencyLog{BaseURL: publicURL, PublicKey: pub, Start: e.Start, End: e.End})
+	}
+	authorities := func(kind, uri string, chain []*x509.Certificate) ([]bundle.CertificateAuthority, error) {
+		var der []byte
+		for _, c := range chain {
+			der = append(der, c.Raw...)
+		}
+		es, err := epochs(kind, der, chain[0].NotBefore)
+		if err != nil {
+			return nil, err
+		}
+		var out []bundle.CertificateAuthority
+		for _, e := range es {
+			certs, err := x509.ParseCertificates(e.Material)
+			if err != nil || len(certs) == 0 {
+				return nil, fmt.Errorf("recorded %s certificates: %v", kind, err)
+			}
+			out = append(out, bundle.CertificateAuthority{URI: uri, Chain: certs, Start: e.Start, End: e.End})
+		}
+		return out, nil
+	}
 	if s.ca != nil {
-		start := s.caCrt.NotBefore
-		tr.CertificateAuthorities = []bundle.CertificateAuthority{{URI: publicURL, Chain: s.ca.Chain(), Start: start}}
-		tr.CTLogs = []bundle.CTLog{{BaseURL: publicURL + "/ct", PublicKey: s.ct.PublicKey(), Start: start}}
+		if tr.CertificateAuthorities, err = authorities(attest.EpochCA, publicURL, s.ca.Chain()); err != nil {
+			return nil, err
+		}
+		ctDER, err := x509.MarshalPKIXPublicKey(s.ct.PublicKey())
+		if err != nil {
+			return nil, err
+		}
+		cts, err := epochs(attest.EpochCTLog, ctDER, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range cts {
+			pub, err := x509.ParsePKIXPublicKey(e.Material)
+			if err != nil {
+				return nil, fmt.Errorf("a recorded CT log key: %w", err)
+			}
+			tr.CTLogs = append(tr.CTLogs, bundle.CTLog{BaseURL: publicURL + "/ct", PublicKey: pub, Start: e.Start, End: e.End})
+		}
 	}
 	if s.tsa != nil {
-		chain := s.tsa.Chain()
-		tr.TimestampAuthorities = []bundle.CertificateAuthority{{URI: publicURL + "/api/v1/timestamp", Chain: chain, Start: chain[0].NotBefore}}
+		if tr.TimestampAuthorities, err = authorities(attest.EpochTSA, publicURL+"/api/v1/timestamp", s.tsa.Chain()); err != nil {
+			return nil, err
+		}
 	}
 	return tr.Marshal()
 }

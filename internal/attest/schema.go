@@ -176,5 +176,28 @@ CREATE TABLE entry_keyless (
 	timestamp   BLOB NOT NULL              -- the TSA's DER TimeStampResp over SHA-256 of the signature
 ) STRICT;
 `,
+	}, {
+		// Version 12 (11 is offline's): the validity windows the trusted
+		// root publishes, for every key and certificate a verifier needs:
+		// the log's checkpoint key, the CA's certificate, the CT log's key
+		// and the TSA's chain. A rotation closes the open window and opens
+		// one for the new material; windows are never rewritten, so bundles
+		// made under a retired key keep verifying. The log keys recorded
+		// before (log_keys, version 1) become the first log windows.
+		Version: 12,
+		Name:    "attest: trust epochs",
+		SQL: `
+CREATE TABLE trust_epochs (
+	kind     TEXT NOT NULL CHECK (kind IN ('tlog', 'ca', 'ctlog', 'tsa')),
+	id       TEXT NOT NULL,                -- hex SHA-256 of material
+	material BLOB NOT NULL,                -- PKIX DER public key (tlog, ctlog) or DER certificates, leaf first (ca, tsa)
+	start    TEXT NOT NULL,                -- RFC 3339, UTC
+	retired  TEXT,                         -- RFC 3339, UTC: the window's end; NULL while current
+	PRIMARY KEY (kind, id)
+) STRICT;
+CREATE UNIQUE INDEX trust_epochs_current ON trust_epochs(kind) WHERE retired IS NULL;
+INSERT INTO trust_epochs (kind, id, material, start, retired)
+	SELECT 'tlog', key_id, public_key, start, LEAD(start) OVER (ORDER BY start, key_id) FROM log_keys;
+`,
 	}}
 }

@@ -277,3 +277,79 @@ func TestCosignKeyless(t *testing.T) {
 		t.Fatalf("%d audited issuances for %s, want 1", issued, identity)
 	}
 }
+
+// TestSigstoreRotation rotates the CA, CT log and TSA keys of a daemon
+// between two keyless signatures: the trusted root then lists the retired
+// authorities with the time they were replaced, never rewritten, so the
+// bundle made before the rotation still verifies with the new trusted root,
+// and so does one made after. A restart without a change leaves the trusted
+// root byte-identical.
+func TestSigstoreRotation(t *testing.T) {
+	dir := t.TempDir()
+	tr := newTrust(t, dir)
+	data := filepath.Join(dir, "data")
+	d := startDaemon(t, data, nil, tr.flags()...)
+	writeFile(t, filepath.Join(dir, "artifact.txt"), []byte("before and after a rotation\n"))
+	writeFile(t, filepath.Join(dir, "predicate.json"), []byte(`{"rotation":true}`))
+	const identity = "rotation-bot@builds.example"
+	token := writeFile(t, filepath.Join(dir, "id-token"), []byte(tr.auth.Token(t, authntest.Claims{Typ: "JWT", Alg: authntest.RS256,
+		Audience: []string{"sigstore"}, ClientID: authntest.Omit, Scope: authntest.Omit, ExpiresAt: time.Now().Add(time.Hour),
+		Extra: map[string]any{"email": identity, "email_verified": true}})))
+	sign := func(name string) {
+		t.Helper()
+		sub := filepath.Join(dir, name)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sc, root := sigstoreFiles(t, d, sub)
+		code, out := cosignRun(t, dir, nil, "attest-blob", "--signing-config", sc, "--trusted-root", root, "--identity-token", token,
+			"--bundle", filepath.Join(sub, "bundle.json"), "--predicate", "predicate.json", "--type", testPredicateType, "--yes", "artifact.txt")
+		if code != 0 {
+			t.Fatalf("cosign attest-blob (%s): exit %d\n%s", name, code, out)
+		}
+	}
+	verify := func(bundle, root string) {
+		t.Helper()
+		code, out := cosignRun(t, dir, nil, "verify-blob-attestation", "--bundle", bundle, "--trusted-root", root,
+			"--certificate-identity", identity, "--certificate-oidc-issuer", testIssuer, "--type", testPredicateType, "artifact.txt")
+		if code != 0 || !strings.Contains(out, "Verified OK") {
+			t.Fatalf("cosign verify-blob-attestation %s with %s: exit %d\n%s", bundle, root, code, out)
+		}
+	}
+	sign("before")
+
+	d.stop()
+	for _, f := range []string{"keys/ca.pem", "sigstore/ca.pem", "keys/ct.pem", "keys/tsa.pem", "keys/tsa-root.pem", "sigstore/tsa-chain.pem"} {
+		if err := os.Remove(filepath.Join(data, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.start() // development mode makes new keys and certificates
+	sign("after")
+	root := filepath.Join(dir, "after", "trusted_root.json")
+	var got struct {
+		CertificateAuthorities []struct{ ValidFor struct{ Start, End string } } `json:"certificateAuthorities"`
+		Ctlogs                 []struct {
+			PublicKey struct{ ValidFor struct{ Start, End string } } `json:"publicKey"`
+		} `json:"ctlogs"`
+		TimestampAuthorities []struct{ ValidFor struct{ Start, End string } } `json:"timestampAuthorities"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, root)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.CertificateAuthorities) != 2 || got.CertificateAuthorities[0].ValidFor.End == "" || got.CertificateAuthorities[1].ValidFor.End != "" ||
+		len(got.Ctlogs) != 2 || got.Ctlogs[0].PublicKey.ValidFor.End == "" ||
+		len(got.TimestampAuthorities) != 2 || got.TimestampAuthorities[0].ValidFor.End == "" {
+		t.Fatalf("the trusted root after the rotation does not list the retired authorities with an end:\n%s", readFile(t, root))
+	}
+	verify(filepath.Join(dir, "before", "bundle.json"), root)
+	verify(filepath.Join(dir, "after", "bundle.json"), root)
+
+	d.stop()
+	d.start()
+	again := filepath.Join(dir, "again.json")
+	mustCtl(t, d.url, nil, "trust-root", "export", "-o", again)
+	if readFile(t, again) != readFile(t, root) {
+		t.Fatalf("a restart changed the trusted root:\n%s\n%s", readFile(t, root), readFile(t, again))
+	}
+}
