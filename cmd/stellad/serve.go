@@ -353,8 +353,8 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		Attest: svc, Log: logInfo{tlog}, LogKeyID: logID[:], BaseURL: c.publicURL, Keys: apiKeys, TrustedRoot: trustedRoot,
 		Ready: ready.Load, System: systemStatus(started, c.dev), MaxBodyBytes: c.maxBody, Logger: logger, Metrics: mx.Handler(),
 		Auth: adm.auth, Peer: api.PeerPrincipal(adminGID), Admin: svc, MaxKitBytes: c.kit.maxBytes, Mirror: mirrorFor(kitSvc),
-		SigningConfig: sigConfig,
-		CA:            caIssuer(sig), Identity: caIdentity(sig, adm.auth), CTLog: ctHandler(sig), TSA: tsaOf(sig),
+		SigningConfig: sigConfig, Counters: mx,
+		CA: caIssuer(sig), Identity: caIdentity(sig, adm.auth), CTLog: ctHandler(sig), TSA: tsaOf(sig),
 		LogWrite: api.LogWrite{Mode: c.sigstore.logWrite, Tenant: c.sigstore.logWriteTenant, Rate: c.sigstore.logWriteRate, Burst: int(2 * c.sigstore.logWriteRate)},
 	})
 	if err != nil {

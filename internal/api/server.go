@@ -35,6 +35,11 @@ type Attestor interface {
 	Refuse(ctx context.Context, call attest.Call, action string, err error) error
 }
 
+// Counters are the metrics the API records itself (internal/metrics.Metrics).
+type Counters interface {
+	Timestamp(outcome string)
+}
+
 // LogInfo answers the log's read endpoints (implemented by internal/translog.Log).
 type LogInfo interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
@@ -64,6 +69,8 @@ type Config struct {
 	MaxBodyBytes int64 // default 1 MiB
 	// Metrics serves GET /metrics (Prometheus); nil leaves the route out.
 	Metrics http.Handler
+	// Counters records what the API answers itself (timestamps); nil records nothing.
+	Counters Counters
 	// Auth authenticates callers; nil admits everyone as nobody (the bare
 	// path, for tests). Peer identifies callers on the admin socket.
 	Auth Authenticator

@@ -63,14 +63,19 @@ func (s *Server) handleTimestamp(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.cfg.TSA.Respond(r.Context(), query)
 	status := http.StatusOK
 	var reject *tsa.RejectError
+	outcome := "granted"
 	switch {
 	case err == nil:
 		s.cfg.Logger.Debug("timestamp granted", "request_id", requestID(r))
 	case errors.As(err, &reject):
-		s.cfg.Logger.Debug("timestamp query rejected", "request_id", requestID(r), "failure", reject.Info.String(), "err", err)
+		outcome = reject.Info.String()
+		s.cfg.Logger.Debug("timestamp query rejected", "request_id", requestID(r), "failure", outcome, "err", err)
 	default:
-		status = http.StatusInternalServerError
+		status, outcome = http.StatusInternalServerError, "system_failure"
 		s.cfg.Logger.Error("timestamp authority failed", "request_id", requestID(r), "err", err)
+	}
+	if s.cfg.Counters != nil {
+		s.cfg.Counters.Timestamp(outcome)
 	}
 	if resp == nil {
 		s.fail(w, r, fmt.Errorf("timestamp authority: %w", err))

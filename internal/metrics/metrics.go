@@ -9,6 +9,7 @@
 //	attestor_submission_total{outcome}            envelopes submitted for logging
 //	attestor_verify_seconds                       time spent verifying submitted envelopes
 //	stellad_log_appends_total{outcome}            leaves appended to the transparency log
+//	stellad_timestamps_total{outcome}             RFC 3161 timestamps granted or refused
 package metrics
 
 import (
@@ -30,6 +31,7 @@ type Metrics struct {
 	submissions *prometheus.CounterVec
 	verify      prometheus.Histogram
 	appends     *prometheus.CounterVec
+	timestamps  *prometheus.CounterVec
 }
 
 // New returns a registry with stellad's collectors and Go's runtime and process
@@ -63,8 +65,12 @@ func New() *Metrics {
 			Name: "stellad_log_appends_total",
 			Help: "Leaves appended to the transparency log, by outcome.",
 		}, []string{"outcome"}),
+		timestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stellad_timestamps_total",
+			Help: "RFC 3161 timestamp requests answered, by outcome (granted, an RFC 3161 failure info, or system_failure).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.signSeconds, m.decisions, m.keyUse, m.submissions, m.verify, m.appends,
+	m.reg.MustRegister(m.signSeconds, m.decisions, m.keyUse, m.submissions, m.verify, m.appends, m.timestamps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -116,5 +122,13 @@ func (m *Metrics) Verified(d time.Duration) {
 func (m *Metrics) Appended(outcome string) {
 	if m != nil {
 		m.appends.WithLabelValues(outcome).Inc()
+	}
+}
+
+// Timestamp counts one answered timestamp request; outcome is "granted", the
+// RFC 3161 failure info of a rejection (e.g. "badAlg") or "system_failure".
+func (m *Metrics) Timestamp(outcome string) {
+	if m != nil {
+		m.timestamps.WithLabelValues(outcome).Inc()
 	}
 }

@@ -17,6 +17,7 @@ func TestExposition(t *testing.T) {
 	m.Submission("logged")
 	m.Verified(time.Millisecond)
 	m.Appended("ok")
+	m.Timestamp("badAlg")
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
@@ -32,6 +33,7 @@ func TestExposition(t *testing.T) {
 		`attestor_submission_total{outcome="logged"} 1`,
 		`attestor_verify_seconds_count 1`,
 		`stellad_log_appends_total{outcome="ok"} 1`,
+		`stellad_timestamps_total{outcome="badAlg"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(b), want) {

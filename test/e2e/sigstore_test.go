@@ -243,6 +243,11 @@ func TestCosignKeyless(t *testing.T) {
 	if code, out := verify(identity, testIssuer); code != 0 || !strings.Contains(out, "Verified OK") {
 		t.Fatalf("cosign verify-blob-attestation (keyless): exit %d\n%s", code, out)
 	}
+	m := send(t, nil, newRequest(t, http.MethodGet, d.url+"/metrics", nil))
+	if !strings.Contains(string(m.body), `stellad_timestamps_total{outcome="granted"} 1`) ||
+		!strings.Contains(string(m.body), `stellad_decisions_total{action="cert.issue",decision="allow",reason=""} 1`) {
+		t.Errorf("/metrics does not count the timestamp and the certificate:\n%s", m.body)
+	}
 	if code, out := verify("someone-else@builds.example", testIssuer); code == 0 {
 		t.Fatalf("cosign accepted another identity:\n%s", out)
 	}
