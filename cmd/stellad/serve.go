@@ -264,6 +264,16 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		return err
 	}
 	defer db.Close()
+	// The log key's validity windows: after a rotation the checkpoint on disk
+	// is the retired key's until Tessera publishes the next one.
+	start, err := attest.LogKeyStart(ctx, db, logDER, started)
+	if err != nil {
+		return err
+	}
+	previousLogKeys, err := previousLogVerifiers(ctx, db, origin, logDER, start, started)
+	if err != nil {
+		return err
+	}
 	// The log is opened with a context that outlives ctx (the signal context), so
 	// that in-flight appends finish while the HTTP server drains.
 	logCtx, cancelLog := context.WithCancel(context.WithoutCancel(ctx))
@@ -273,6 +283,7 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 		Origin:             origin,
 		Signer:             noteSigner,
 		Verifier:           noteVerifier,
+		PreviousVerifiers:  previousLogKeys,
 		BatchMaxSize:       c.batchSize,
 		BatchMaxAge:        c.batchAge,
 		CheckpointInterval: c.checkpointInterval,
@@ -330,10 +341,6 @@ func serve(ctx context.Context, c config, errw interface{ Write([]byte) (int, er
 	logger.Info("reconciled", "pending", rep.Pending, "logged", rep.Logged, "abandoned", rep.Abandoned,
 		"scanned", rep.Scanned, "tree_size", rep.TreeSize)
 
-	start, err := attest.LogKeyStart(ctx, db, logDER, started)
-	if err != nil {
-		return err
-	}
 	trustedRoot, err := sig.trustedRoot(ctx, db, c.publicURL, logDER, start, started)
 	if err != nil {
 		return fmt.Errorf("building the trusted root: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/stellaops/stellad/internal/api"
 	"github.com/stellaops/stellad/internal/attest"
@@ -345,4 +348,33 @@ func tsaOf(s *sigstoreServices) api.Timestamper {
 		return nil
 	}
 	return s.tsa
+}
+
+// previousLogVerifiers records the log key's window (attest.TrustEpochs) and
+// returns checkpoint verifiers for the keys it replaced, so that the log
+// opens after a rotation (translog.Config.PreviousVerifiers).
+func previousLogVerifiers(ctx context.Context, db *store.DB, origin string, logDER []byte, start, now time.Time) ([]note.Verifier, error) {
+	es, err := attest.TrustEpochs(ctx, db, attest.EpochLog, logDER, start, now)
+	if errors.Is(err, attest.ErrRetired) {
+		return nil, configError{err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []note.Verifier
+	for _, e := range es {
+		if bytes.Equal(e.Material, logDER) {
+			continue
+		}
+		pub, err := x509.ParsePKIXPublicKey(e.Material)
+		if err != nil {
+			return nil, fmt.Errorf("a retired log key: %w", err)
+		}
+		v, err := bundle.NewNoteVerifier(origin, pub)
+		if err != nil {
+			return nil, fmt.Errorf("a retired log key: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

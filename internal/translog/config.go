@@ -64,6 +64,12 @@ type Config struct {
 	Signer note.Signer
 	// Verifier verifies Signer's signatures; it is used for self-checks. Required.
 	Verifier note.Verifier
+	// PreviousVerifiers verify the log's retired checkpoint keys (a key
+	// rotation): the checkpoint Tessera published before the rotation is
+	// accepted when one of them verifies it, until Tessera publishes the next
+	// one with Signer (at the next append, or after Tessera's republish
+	// interval of 10 minutes). Their names must equal Origin.
+	PreviousVerifiers []note.Verifier
 
 	// BatchMaxSize is the largest Tessera batch (entries).
 	BatchMaxSize uint
@@ -101,6 +107,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Signer.KeyHash() != cfg.Verifier.KeyHash() {
 		return cfg, errors.New("translog config: signer and verifier key hashes differ")
+	}
+	for _, v := range cfg.PreviousVerifiers {
+		if got := v.Name(); got != cfg.Origin {
+			return cfg, fmt.Errorf("translog config: previous verifier name %q differs from origin %q", got, cfg.Origin)
+		}
 	}
 	if cfg.BatchMaxSize == 0 {
 		cfg.BatchMaxSize = DefaultBatchMaxSize

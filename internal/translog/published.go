@@ -105,6 +105,16 @@ func (l *Log) readPublished(ctx context.Context) (published, error) {
 		return published{}, fmt.Errorf("reading published checkpoint: %w", err)
 	}
 	cp, _, _, err := f_log.ParseCheckpoint(raw, l.cfg.Origin, l.cfg.Verifier)
+	for _, v := range l.cfg.PreviousVerifiers {
+		if err == nil {
+			break
+		}
+		// Published before a key rotation; Tessera re-signs it with Signer
+		// at its next publication.
+		if c, _, _, perr := f_log.ParseCheckpoint(raw, l.cfg.Origin, v); perr == nil {
+			cp, err = c, nil
+		}
+	}
 	if err != nil {
 		return published{}, fmt.Errorf("verifying published checkpoint: %w", err)
 	}

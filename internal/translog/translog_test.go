@@ -490,3 +490,65 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyRotation reopens a log with a new checkpoint key: without the old
+// key among PreviousVerifiers the published checkpoint (signed by the old
+// key) is refused; with it the log opens, new proofs are signed by the new
+// key and proofs issued before still verify with the old one.
+func TestKeyRotation(t *testing.T) {
+	oldK, newK := newTestKeys(t), newTestKeys(t)
+	dir := t.TempDir()
+	l := openLog(t, testConfig(dir, oldK))
+	before := appendAll(t, l, "before", 2, 5)
+	closeLog(t, l)
+
+	cfg := testConfig(dir, newK)
+	if l, err := New(context.Background(), cfg); err == nil {
+		closeLog(t, l)
+		t.Fatal("a log whose checkpoint another key signed opened without that key among PreviousVerifiers")
+	}
+	cfg.PreviousVerifiers = []note.Verifier{oldK.verifier}
+	l = openLog(t, cfg)
+	defer closeLog(t, l)
+	after := appendAll(t, l, "after", 2, 5)
+	for leaf, p := range after {
+		checkProof(t, newK.verifier, []byte(leaf), p)
+	}
+	for leaf, p := range before {
+		checkProof(t, oldK.verifier, []byte(leaf), p)
+	}
+	// Tessera re-signs its published checkpoint with the new key once it
+	// grows (until then it may still be the old key's).
+	want := uint64(len(before) + len(after))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		raw, err := l.Checkpoint(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp, _, _, err := f_log.ParseCheckpoint(raw, testOrigin, newK.verifier); err == nil && cp.Size >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the published checkpoint is not signed by the new key at size %d after 30 s:\n%s", want, raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	bad := testConfig(dir, newK)
+	bad.PreviousVerifiers = []note.Verifier{newTestKeysFor(t, "elsewhere").verifier}
+	if _, err := bad.withDefaults(); err == nil {
+		t.Fatal("a previous verifier of another origin was accepted")
+	}
+}
+
+func newTestKeysFor(t testing.TB, origin string) testKeys {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	return testKeys{signer: s, verifier: v}
+}

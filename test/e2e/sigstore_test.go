@@ -358,3 +358,50 @@ func TestSigstoreRotation(t *testing.T) {
 		t.Fatalf("a restart changed the trusted root:\n%s\n%s", readFile(t, root), readFile(t, again))
 	}
 }
+
+// TestLogKeyRotation replaces the log's checkpoint key between two signatures:
+// the daemon reopens its log (the checkpoint on disk is the old key's), the
+// trusted root lists both keys (the old one with its end), and both bundles
+// verify against it with stellactl and cosign; the retired key cannot come
+// back (exit 2).
+func TestLogKeyRotation(t *testing.T) {
+	requireCosign(t)
+	data := t.TempDir()
+	d := startDaemon(t, data, nil)
+	before := signOne(t, d, nil)
+	d.stop()
+	oldKey := readFile(t, filepath.Join(data, "keys", "log.pem"))
+	if err := os.Remove(filepath.Join(data, "keys", "log.pem")); err != nil {
+		t.Fatal(err)
+	}
+	d.start() // development mode makes a new log key
+	after := signOne(t, d, nil)
+	var root struct {
+		Tlogs []struct {
+			PublicKey struct{ ValidFor struct{ Start, End string } } `json:"publicKey"`
+		} `json:"tlogs"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, after.trustedRoot)), &root); err != nil {
+		t.Fatal(err)
+	}
+	if len(root.Tlogs) != 2 || root.Tlogs[0].PublicKey.ValidFor.End == "" || root.Tlogs[1].PublicKey.ValidFor.End != "" {
+		t.Fatalf("the trusted root after the rotation:\n%s", readFile(t, after.trustedRoot))
+	}
+	for _, s := range []signed{before, after} {
+		if out, errs, code := ctl(t, "", nil, "attest", "verify", "--bundle", s.bundle, "--trusted-root", after.trustedRoot,
+			"--key", s.key, s.artifact); code != 0 {
+			t.Fatalf("stellactl attest verify %s: exit %d\n%s%s", s.bundle, code, out, errs)
+		}
+		if code, out := cosignVerify(t, s.bundle, s.key, after.trustedRoot, testPredicateType, s.artifact); code != 0 {
+			t.Fatalf("cosign verify-blob-attestation %s: exit %d\n%s", s.bundle, code, out)
+		}
+	}
+	// Going back to the retired key is refused at start-up.
+	d.stop()
+	writeFile(t, filepath.Join(data, "keys", "log.pem"), []byte(oldKey))
+	cmd := exec.Command(stelladBin, d.args...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "retired") {
+		t.Fatalf("stellad with a retired log key: %v\n%s", err, out)
+	}
+}
