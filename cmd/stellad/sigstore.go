@@ -79,10 +79,9 @@ func (s *sigstoreConfig) resolve(dev bool, dataDir string) error {
 
 // sigstoreServices are the running CA (with its CT log) and TSA; either may be nil.
 type sigstoreServices struct {
-	ca    *ca.CA
-	ct    *ctlog.Log
-	tsa   *tsa.TSA
-	caCrt *x509.Certificate
+	ca  *ca.CA
+	ct  *ctlog.Log
+	tsa *tsa.TSA
 }
 
 // close stops the CT log (it publishes a checkpoint covering every entry first).
@@ -145,7 +144,6 @@ func buildSigstore(ctx context.Context, c config, o *keys.Opener, ctOrigin strin
 	if err != nil {
 		return nil, fmt.Errorf("opening the CT log: %w", err)
 	}
-	out.caCrt = chain[0]
 	out.ca, err = ca.New(ca.Config{Signer: k, Certificate: chain[0], Chain: chain[1:], CT: out.ct, CTPublicKey: out.ct.PublicKey(), Logger: logger})
 	if err != nil {
 		out.close()
@@ -170,7 +168,7 @@ func readOrMake(path string, dev bool, logger *slog.Logger, mk func() ([]*x509.C
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, err
 		}
-		if err := writeFileSync(path, pemBytes, 0o644); err != nil {
+		if err := writeFileAtomic(path, pemBytes, 0o644); err != nil {
 			return nil, err
 		}
 		logger.Info("created development certificates", "path", path, "subject", chain[0].Subject.String())
@@ -184,27 +182,6 @@ func readOrMake(path string, dev bool, logger *slog.Logger, mk func() ([]*x509.C
 		return nil, configErrorf("certificates %s: %v", path, err)
 	}
 	return chain, nil
-}
-
-// writeFileSync writes data to path through a synced temporary file.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // trustedRoot lists every validity window of the log's key and, when they
