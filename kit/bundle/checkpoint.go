@@ -65,7 +65,10 @@ func ParseCheckpoint(text []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%w: size %q", ErrCheckpoint, lines[1])
 	}
 	c.Size = size
-	if c.Hash, err = base64.StdEncoding.Strict().DecodeString(lines[2]); err != nil || len(c.Hash) != 32 {
+	// The decoder skips \r and \n even in strict mode: only the canonical
+	// encoding of the hash is accepted, so that Text gives back these bytes.
+	if c.Hash, err = base64.StdEncoding.Strict().DecodeString(lines[2]); err != nil || len(c.Hash) != 32 ||
+		base64.StdEncoding.EncodeToString(c.Hash) != lines[2] {
 		return nil, fmt.Errorf("%w: root hash %q", ErrCheckpoint, lines[2])
 	}
 	for _, e := range lines[3:] {
