@@ -60,14 +60,7 @@ const keylessURIPrefix = "keyless:"
 // admin socket), the errors of Sign otherwise, and the CA's refusals for an
 // identity it cannot certify.
 func (s *Service) SignKeyless(ctx context.Context, call Call, req SignRequest) (*Issued, error) {
-	start := time.Now()
-	is, err := s.signKeyless(ctx, call, req)
-	outcome := "ok"
-	if err != nil {
-		outcome = reasonCode(err)
-	}
-	s.cfg.Metrics.Sign(outcome, time.Since(start))
-	return is, err
+	return s.timed(ctx, call, req, s.signKeyless)
 }
 
 func (s *Service) signKeyless(ctx context.Context, call Call, req SignRequest) (*Issued, error) {

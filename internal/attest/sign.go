@@ -53,8 +53,13 @@ type Issued struct {
 // ErrUnavailable when the log pushes back, or are the admission domains'
 // *Error values.
 func (s *Service) Sign(ctx context.Context, call Call, req SignRequest) (*Issued, error) {
+	return s.timed(ctx, call, req, s.sign)
+}
+
+// timed runs one signing request and records its latency and outcome.
+func (s *Service) timed(ctx context.Context, call Call, req SignRequest, sign func(context.Context, Call, SignRequest) (*Issued, error)) (*Issued, error) {
 	start := time.Now()
-	is, err := s.sign(ctx, call, req)
+	is, err := sign(ctx, call, req)
 	outcome := "ok"
 	if err != nil {
 		outcome = reasonCode(err)
